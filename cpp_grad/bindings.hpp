@@ -1,0 +1,123 @@
+// Plain, non-template, non-operator entry points for the Python package.
+// cppyy binds these once per T; Python's operators (cpp_grad/value.py) call
+// them, so that every Python op is one cppyy call with no overload guessing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cpp_grad/cpp_grad.hpp"
+
+namespace cpp_grad {
+namespace py {
+
+template <typename T>
+struct ValueOps {
+  using V = Value<T>;
+  static V add(const V& a, const V& b) { return a + b; }
+  static V add_number(const V& a, T k) { return a + k; }
+  static V sub(const V& a, const V& b) { return a - b; }
+  static V sub_number(const V& a, T k) { return a - k; }
+  static V number_sub(T k, const V& a) { return k - a; }
+  static V mul(const V& a, const V& b) { return a * b; }
+  static V mul_number(const V& a, T k) { return a * k; }
+  static V div(const V& a, const V& b) { return a / b; }
+  static V div_number(const V& a, T k) { return a / k; }
+  static V number_div(T k, const V& a) { return k / a; }
+  static V neg(const V& a) { return -a; }
+  static V pow(const V& a, T k) { return cpp_grad::pow(a, k); }
+  static V exp(const V& a) { return cpp_grad::exp(a); }
+  static V log(const V& a) { return cpp_grad::log(a); }
+  static V tanh(const V& a) { return cpp_grad::tanh(a); }
+  static V sigmoid(const V& a) { return cpp_grad::sigmoid(a); }
+  static V relu(const V& a) { return cpp_grad::relu(a); }
+  static V sum(const std::vector<V>& xs) { return cpp_grad::sum(xs); }
+  static V mean(const std::vector<V>& xs) {
+    if (xs.empty()) throw std::invalid_argument("mean() of no Values");
+    return cpp_grad::mean(xs);
+  }
+  // Identity of the node behind a handle: Python handles of one node hash alike.
+  static std::uintptr_t node_id(const V& a) {
+    return reinterpret_cast<std::uintptr_t>(a.node());
+  }
+  static bool same_node(const V& a, const V& b) { return a.node() == b.node(); }
+};
+
+// Models, optimizers and the training loop, with numpy buffers passed as
+// pointers (no element-by-element copies).
+template <typename T>
+struct ModelOps {
+  using V = Value<T>;
+
+  static std::unique_ptr<Neuron<T>> neuron(std::size_t nin, const std::string& activation,
+                                           std::uint64_t seed) {
+    return std::make_unique<Neuron<T>>(nin, activation_from_name(activation), seed);
+  }
+  static std::unique_ptr<Layer<T>> layer(std::size_t nin, std::size_t nout,
+                                         const std::string& activation, std::uint64_t seed) {
+    return std::make_unique<Layer<T>>(nin, nout, activation_from_name(activation), seed);
+  }
+  static std::unique_ptr<MLP<T>> mlp(std::size_t nin, const std::vector<std::size_t>& nouts,
+                                     const std::string& activation, std::uint64_t seed) {
+    return std::make_unique<MLP<T>>(nin, nouts, activation_from_name(activation), seed);
+  }
+
+  // A module applied to Values, or to plain numbers (which need no grads).
+  template <typename Module>
+  static std::vector<V> call_values(const Module& m, const std::vector<V>& x) {
+    return as_vector(m(x));
+  }
+  template <typename Module>
+  static std::vector<V> call_numbers(const Module& m, const T* x, std::size_t n) {
+    return as_vector(m(SharedConstants<T>(std::make_shared<const std::vector<T>>(x, x + n))));
+  }
+
+  // Every parameter's data in the order of parameters(): layer by layer,
+  // neuron by neuron, its weights then its bias.
+  static void get_data(const MLP<T>& m, T* out) {
+    for (const Layer<T>& layer : m.layers())
+      for (std::size_t i = 0; i < layer.block().size(); ++i) *out++ = layer.block().leaves()[i].data;
+  }
+  static void set_data(MLP<T>& m, const T* in) {
+    for (const Layer<T>& layer : m.layers())
+      for (std::size_t i = 0; i < layer.block().size(); ++i) layer.block().leaves()[i].data = *in++;
+  }
+
+  static std::unique_ptr<Optimizer<T>> optimizer(const std::string& name, const MLP<T>& m,
+                                                 double lr, double momentum) {
+    return make_optimizer<T>(name, m.parameters(), T(lr), T(momentum));
+  }
+  static std::unique_ptr<Trainer<T>> trainer(MLP<T>& m, Optimizer<T>& optimizer,
+                                             const std::string& loss, std::size_t batch_size,
+                                             std::uint64_t seed, std::size_t threads) {
+    return std::make_unique<Trainer<T>>(m, optimizer, loss_from_name(loss), batch_size, seed,
+                                        threads);
+  }
+
+  template <typename Feature>
+  static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
+                                 std::size_t rows, std::size_t cols, double scale,
+                                 const typename Trainer<T>::Progress& progress) {
+    return trainer.train_epoch(Dataset<Feature>{x, y, rows, cols, scale}, progress);
+  }
+  template <typename Feature>
+  static void predict(const MLP<T>& m, const Feature* x, std::size_t rows, std::size_t cols,
+                      double scale, T* out) {
+    cpp_grad::predict(m, Dataset<Feature>{x, nullptr, rows, cols, scale}, out);
+  }
+  template <typename Feature>
+  static double evaluate(const MLP<T>& m, const Feature* x, const std::int64_t* y,
+                         std::size_t rows, std::size_t cols, double scale) {
+    return cpp_grad::evaluate(m, Dataset<Feature>{x, y, rows, cols, scale});
+  }
+
+ private:
+  static std::vector<V> as_vector(std::vector<V> values) { return values; }
+  static std::vector<V> as_vector(V value) { return {std::move(value)}; }
+};
+
+}  // namespace py
+}  // namespace cpp_grad

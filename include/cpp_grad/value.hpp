@@ -1,0 +1,254 @@
+// The engine: graph nodes (_Value), the handle users hold (Value), and backward().
+//
+// A Value is a handle to a node; copying a Value shares the node. Each node
+// owns its parents through std::shared_ptr, so a graph lives exactly as long
+// as someone holds a Value that reaches it. Backward steps are lambdas that
+// hold raw pointers to the parents: a node holding a shared_ptr to itself in
+// its own closure would be a reference cycle that is never freed.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cpp_grad {
+
+template <typename T>
+struct _Value;
+template <typename T>
+class Value;
+
+template <typename T>
+using NodePtr = std::shared_ptr<_Value<T>>;
+
+// The parents a node lists for backward() to walk: a view into the node.
+template <typename T>
+struct Parents {
+  const NodePtr<T>* first = nullptr;
+  std::size_t count = 0;
+  const NodePtr<T>* begin() const { return first; }
+  const NodePtr<T>* end() const { return first + count; }
+  std::size_t size() const { return count; }
+};
+
+// A graph node. A plain _Value is a leaf (an input or a parameter); nodes made
+// by ops derive from it and add their parents and their backward step.
+// Leaves are kept this small on purpose: a layer's weights are stored side by
+// side (see nn.hpp), and the fused dot product walks them in memory order.
+template <typename T>
+struct _Value {
+  static_assert(std::is_floating_point<T>::value,
+                "cpp_grad::Value<T> needs a floating-point T (float or double)");
+
+  T data;
+  T grad = 0;
+  // Inside a graph walk: how many of this node's children have yet to pass
+  // their gradient down. 0 whenever no walk is running.
+  std::uint32_t pending_children = 0;
+
+  explicit _Value(T data_ = 0) : data(data_) {}
+  _Value(const _Value&) = delete;
+  _Value& operator=(const _Value&) = delete;
+  virtual ~_Value() = default;
+
+  virtual const char* op() const { return ""; }  // "" for leaves
+  virtual bool is_leaf() const { return true; }
+  // The parents backward() must walk through (any that may have parents of
+  // their own). A fused node may leave out parents that are leaves by
+  // construction, such as a layer's weights; all_parents() lists every one.
+  virtual Parents<T> parents() const { return {}; }
+  virtual std::vector<NodePtr<T>> all_parents() const {
+    Parents<T> p = parents();
+    return {p.begin(), p.end()};
+  }
+  // Adds this node's gradient contribution to its parents' grads.
+  virtual void backward_step() {}
+  // Called on a node nobody else holds, just before it is destroyed: move out
+  // the parents that would die with it, so that teardown is a loop, not a
+  // recursion (see release_parents in this file).
+  virtual void move_out_last_parents(std::vector<NodePtr<T>>& /*doomed*/) {}
+};
+
+namespace detail {
+
+// Moves each parent that only `node` still holds into `doomed`.
+template <typename T, typename Range>
+void move_out_if_last(Range& parents, std::vector<NodePtr<T>>& doomed) {
+  for (auto& p : parents)
+    if (p && p.use_count() == 1) doomed.push_back(std::move(p));
+}
+
+// Default shared_ptr teardown recurses once per node: dropping a
+// 10-million-node chain would overflow the stack. Instead a dying node hands
+// its last-held parents to this loop, which strips each of its own parents
+// before letting it go, so every destructor runs on a node with none left.
+template <typename T, typename Range>
+void release_parents(Range& parents) {
+  std::vector<NodePtr<T>> doomed;
+  move_out_if_last<T>(parents, doomed);
+  while (!doomed.empty()) {
+    NodePtr<T> node = std::move(doomed.back());
+    doomed.pop_back();
+    node->move_out_last_parents(doomed);
+  }  // `node` is destroyed here, with no parents to recurse into
+}
+
+}  // namespace detail
+
+// A node made by an op with N parents. `Backward` is a lambda taking the node
+// (`out`); it captures raw pointers to the parents, which `parents_` keeps alive.
+template <typename T, std::size_t N, typename Backward>
+struct _OpValue final : _Value<T> {
+  _OpValue(T data_, const char* op_, std::array<NodePtr<T>, N> parents,
+           Backward backward)
+      : _Value<T>(data_), op_(op_), parents_(std::move(parents)),
+        backward_(std::move(backward)) {}
+  ~_OpValue() override { detail::release_parents<T>(parents_); }
+
+  const char* op() const override { return op_; }
+  bool is_leaf() const override { return false; }
+  Parents<T> parents() const override { return {parents_.data(), N}; }
+  void backward_step() override { backward_(*this); }
+  void move_out_last_parents(std::vector<NodePtr<T>>& doomed) override {
+    detail::move_out_if_last<T>(parents_, doomed);
+  }
+
+ private:
+  const char* op_;
+  std::array<NodePtr<T>, N> parents_;
+  Backward backward_;
+};
+
+// A node made by an op over any number of parents (sum, mean, losses).
+template <typename T, typename Backward>
+struct _NaryValue final : _Value<T> {
+  _NaryValue(T data_, const char* op_, std::vector<NodePtr<T>> parents,
+             Backward backward)
+      : _Value<T>(data_), op_(op_), parents_(std::move(parents)),
+        backward_(std::move(backward)) {}
+  ~_NaryValue() override { detail::release_parents<T>(parents_); }
+
+  const char* op() const override { return op_; }
+  bool is_leaf() const override { return false; }
+  Parents<T> parents() const override { return {parents_.data(), parents_.size()}; }
+  void backward_step() override { backward_(*this, parents_); }
+  void move_out_last_parents(std::vector<NodePtr<T>>& doomed) override {
+    detail::move_out_if_last<T>(parents_, doomed);
+  }
+
+ private:
+  const char* op_;
+  std::vector<NodePtr<T>> parents_;
+  Backward backward_;
+};
+
+// Calls `visit(node)` on every node behind `root`, each once, children
+// before parents: when a node is visited, every node that uses it has been.
+// Kahn's algorithm: one walk counts each node's children, the second visits a
+// node once its last child is done. No recursion, so graphs of any depth fit,
+// and only the frontier is stored, so a 10-million-node chain costs no more
+// than a few pointers of extra memory. `discover(node)` runs on each node
+// when it is first reached, before any is visited.
+template <typename T, typename Discover, typename Visit>
+void walk_children_first(_Value<T>* root, Discover discover, Visit visit) {
+  std::vector<_Value<T>*> stack{root};
+  discover(root);
+  while (!stack.empty()) {
+    _Value<T>* node = stack.back();
+    stack.pop_back();
+    for (const NodePtr<T>& parent : node->parents()) {
+      if (parent->pending_children++ == 0) {
+        discover(parent.get());
+        stack.push_back(parent.get());
+      }
+    }
+  }
+  stack.push_back(root);
+  while (!stack.empty()) {
+    _Value<T>* node = stack.back();
+    stack.pop_back();
+    visit(node);
+    for (const NodePtr<T>& parent : node->parents())
+      if (--parent->pending_children == 0) stack.push_back(parent.get());
+  }
+}
+
+// Back-propagates from `root`, as PyTorch does: intermediate gradients are
+// computed afresh on each call; leaf gradients accumulate until zeroed.
+template <typename T>
+void backward(_Value<T>* root) {
+  walk_children_first(
+      root, [](_Value<T>* node) { if (!node->is_leaf()) node->grad = 0; },
+      [root](_Value<T>* node) {
+        if (node == root) node->grad += 1;
+        node->backward_step();
+      });
+}
+
+// The handle users hold. Copying a Value shares its node.
+template <typename T>
+class Value {
+ public:
+  using value_type = T;
+
+  Value() : Value(T(0)) {}
+  Value(T data) : node_(std::make_shared<_Value<T>>(data)) {}  // NOLINT: numbers convert
+  explicit Value(NodePtr<T> node) : node_(std::move(node)) {}
+
+  T data() const { return node_->data; }
+  T grad() const { return node_->grad; }
+  void set_data(T data) { node_->data = data; }
+  void set_grad(T grad) { node_->grad = grad; }
+  const char* op() const { return node_->op(); }
+  bool is_leaf() const { return node_->is_leaf(); }
+
+  void backward() { cpp_grad::backward(node_.get()); }
+  // Zeroes the grad of every node behind this one, leaves included.
+  void zero_grad() {
+    walk_children_first(
+        node_.get(), [](_Value<T>* node) { node->grad = 0; }, [](_Value<T>*) {});
+  }
+
+  // Every parent of this node (for drawing and exploring the graph).
+  std::vector<Value> parents() const {
+    std::vector<Value> out;
+    for (NodePtr<T>& p : node_->all_parents()) out.emplace_back(std::move(p));
+    return out;
+  }
+
+  _Value<T>* node() const { return node_.get(); }
+  const NodePtr<T>& node_ptr() const { return node_; }
+
+ private:
+  NodePtr<T> node_;
+};
+
+// Makes the node of an op: its value, its parents and its backward step.
+template <typename T, typename Backward>
+Value<T> make_op(const char* op, T data, const Value<T>& a, Backward backward) {
+  return Value<T>(std::make_shared<_OpValue<T, 1, Backward>>(
+      data, op, std::array<NodePtr<T>, 1>{a.node_ptr()}, std::move(backward)));
+}
+
+template <typename T, typename Backward>
+Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
+                 Backward backward) {
+  return Value<T>(std::make_shared<_OpValue<T, 2, Backward>>(
+      data, op, std::array<NodePtr<T>, 2>{a.node_ptr(), b.node_ptr()},
+      std::move(backward)));
+}
+
+// `backward(out, parents)` gets the node and its parents' shared_ptrs.
+template <typename T, typename Backward>
+Value<T> make_nary_op(const char* op, T data, std::vector<NodePtr<T>> parents,
+                      Backward backward) {
+  return Value<T>(std::make_shared<_NaryValue<T, Backward>>(
+      data, op, std::move(parents), std::move(backward)));
+}
+
+}  // namespace cpp_grad
