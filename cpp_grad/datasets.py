@@ -1,0 +1,376 @@
+"""MNIST loading: keras' ``mnist.npz`` or the four original IDX files.
+
+``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` exactly as
+``keras.datasets.mnist.load_data()`` does: uint8 images of shape (n, 28, 28)
+and uint8 labels 0-9 of shape (n,).
+
+Where the data comes from, first match wins:
+
+1. the ``path`` argument: an ``.npz`` in keras' layout, or a folder holding
+   ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+   ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each may also be
+   gzipped as ``*.gz``, or spelled ``train-images.idx3-ubyte``);
+2. the ``CPP_GRAD_MNIST`` environment variable, same choices as ``path``;
+3. keras' download cache, ``$KERAS_HOME/datasets/mnist.npz`` or
+   ``~/.keras/datasets/mnist.npz``, read with numpy (no keras needed);
+4. ``keras.datasets.mnist.load_data()``, which downloads, if keras is
+   installed (``pip install cpp_grad[keras]``).
+
+Anything malformed raises ``ValueError`` naming the file and the numbers that
+disagree; missing data raises ``FileNotFoundError``. ``read_idx`` and
+``write_idx`` read and write single IDX files.
+
+This module needs only numpy and the standard library, so it can be used
+without loading the C++ engine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["load_mnist", "read_idx", "write_idx"]
+
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+NUM_CLASSES = 10
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+IDX_FILES = {
+    "x_train": ("train-images-idx3-ubyte", IMAGES_MAGIC),
+    "y_train": ("train-labels-idx1-ubyte", LABELS_MAGIC),
+    "x_test": ("t10k-images-idx3-ubyte", IMAGES_MAGIC),
+    "y_test": ("t10k-labels-idx1-ubyte", LABELS_MAGIC),
+}
+ENV_VAR = "CPP_GRAD_MNIST"
+
+_UINT8_TYPE_CODE = 0x08
+# numpy 1.x caps arrays at 32 dimensions; a larger count is a corrupt header.
+_MAX_IDX_DIMS = 32
+_GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1 << 20
+# What a damaged gzip stream raises while it is being read.
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+# What np.load raises on a damaged .npz; MemoryError comes from a member
+# whose header claims an enormous array.
+_NPZ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zlib.error,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    RuntimeError,
+    KeyError,
+    MemoryError,
+)
+
+
+# --------------------------------------------------------------------------
+# IDX files
+
+
+def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
+    """Read one IDX file of unsigned bytes into a uint8 array.
+
+    The shape comes from the file's big-endian header (magic ``0x000008NN``
+    for NN dimensions, then NN 32-bit sizes). The file may be gzipped: a
+    ``.gz`` name or gzip's magic bytes select decompression.
+
+    ``expected_magic`` (e.g. ``0x00000803`` for 3-d images) makes any other
+    magic number an error. Raises ``FileNotFoundError`` for a missing file and
+    ``ValueError`` for a wrong magic number, a header that promises more or
+    fewer bytes than the file holds, or a damaged gzip stream.
+    """
+    path = _as_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not an IDX file")
+    if not _is_gzip(path):
+        with open(path, "rb") as stream:
+            return _parse_idx(stream, path, expected_magic)
+    try:
+        with gzip.open(path, "rb") as stream:
+            return _parse_idx(stream, path, expected_magic)
+    except _GZIP_ERRORS as error:
+        raise ValueError(f"{path}: damaged gzip data ({error})") from error
+
+
+def write_idx(path, array) -> None:
+    """Write a uint8 array as an IDX file (gzipped when ``path`` ends in .gz).
+
+    The magic number is ``0x00000800 | ndim``: ``0x00000803`` for (n, rows,
+    cols) images, ``0x00000801`` for (n,) labels. Raises ``ValueError`` for a
+    non-uint8 array or a shape IDX cannot record.
+    """
+    path = _as_path(path)
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"write_idx needs a uint8 array, got dtype {array.dtype}")
+    if not 1 <= array.ndim <= _MAX_IDX_DIMS:
+        raise ValueError(
+            f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}"
+        )
+    if max(array.shape) >= 2**32:
+        raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
+    magic = (_UINT8_TYPE_CODE << 8) | array.ndim
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as stream:
+        stream.write(header)
+        stream.write(np.ascontiguousarray(array).tobytes())
+
+
+def _is_gzip(path: Path) -> bool:
+    if path.suffix == ".gz":
+        return True
+    with open(path, "rb") as stream:
+        return stream.read(2) == _GZIP_MAGIC
+
+
+def _parse_idx(stream, path: Path, expected_magic: int | None) -> np.ndarray:
+    magic_bytes = _read_up_to(stream, 4)
+    if len(magic_bytes) < 4:
+        raise ValueError(
+            f"{path}: file holds {len(magic_bytes)} bytes, "
+            "too few for the 4-byte IDX magic number"
+        )
+    magic = int.from_bytes(magic_bytes, "big")
+    _check_magic(path, magic, expected_magic)
+    ndim = magic & 0xFF
+    header_size = 4 + 4 * ndim
+    size_bytes = _read_up_to(stream, 4 * ndim)
+    if len(size_bytes) < 4 * ndim:
+        raise ValueError(
+            f"{path}: the header of a {ndim}-d IDX file needs {header_size} "
+            f"bytes, but the file holds only {4 + len(size_bytes)}"
+        )
+    shape = struct.unpack(f">{ndim}I", size_bytes)
+    data_size = math.prod(shape)
+    # One byte past the promised size tells a trailing-garbage file apart.
+    data = _read_up_to(stream, data_size + 1)
+    if len(data) != data_size:
+        _raise_size_mismatch(path, shape, header_size, data_size, len(data), stream)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+
+
+def _check_magic(path: Path, magic: int, expected_magic: int | None) -> None:
+    if expected_magic is not None:
+        if magic != expected_magic:
+            raise ValueError(
+                f"{path}: wrong IDX magic number: expected 0x{expected_magic:08X}, "
+                f"found 0x{magic:08X}"
+            )
+        return
+    ndim = magic & 0xFF
+    if magic >> 8 != _UINT8_TYPE_CODE or not 1 <= ndim <= _MAX_IDX_DIMS:
+        raise ValueError(
+            f"{path}: wrong IDX magic number: expected 0x000008NN (unsigned "
+            f"bytes, NN = 01..{_MAX_IDX_DIMS:02X} dimensions), found 0x{magic:08X}"
+        )
+
+
+def _raise_size_mismatch(path, shape, header_size, data_size, got, stream):
+    promised = header_size + data_size
+    if got < data_size:
+        raise ValueError(
+            f"{path}: truncated: header promises {promised} bytes "
+            f"(shape {shape}), but the file holds only {header_size + got}"
+        )
+    holds = header_size + got + len(_read_up_to(stream, _CHUNK))
+    more = "at least " if holds - promised > _CHUNK else ""
+    raise ValueError(
+        f"{path}: header promises {promised} bytes (shape {shape}), but the "
+        f"file holds {more}{holds}: trailing bytes after the data"
+    )
+
+
+def _read_up_to(stream, size: int) -> bytearray:
+    """Read ``size`` bytes, or fewer at end of file, in bounded chunks.
+
+    A single ``read(size)`` would allocate ``size`` bytes up front, and a
+    corrupt header can promise terabytes.
+    """
+    buffer = bytearray()
+    while len(buffer) < size:
+        chunk = stream.read(min(_CHUNK, size - len(buffer)))
+        if not chunk:
+            break
+        buffer += chunk
+    return buffer
+
+
+# --------------------------------------------------------------------------
+# MNIST
+
+
+def load_mnist(path=None):
+    """Load MNIST as ``((x_train, y_train), (x_test, y_test))``.
+
+    Images are uint8 arrays of shape (n, rows, cols), (n, 28, 28) for MNIST;
+    labels are uint8 arrays of shape (n,) with values 0-9.
+
+    ``path`` (str or os.PathLike, ``~`` expanded) is either an ``.npz`` with
+    keys x_train, y_train, x_test, y_test (keras' layout) or a folder with the
+    four IDX files, plain or gzipped. Without ``path`` the data is looked for
+    in ``$CPP_GRAD_MNIST``, then keras' cache, then through keras (see the
+    module docstring).
+
+    Raises ``FileNotFoundError`` when no data is found and ``ValueError`` when
+    a file is malformed (bad archive, missing keys, wrong shapes or dtypes,
+    labels outside 0-9, wrong IDX magic, truncated IDX, count mismatch).
+    """
+    if path is not None:
+        return _load_from(_as_path(path))
+    return _load_default()
+
+
+def _load_default():
+    env_value = os.environ.get(ENV_VAR)
+    if env_value:
+        env_path = _as_path(env_value)
+        if not env_path.exists():
+            raise FileNotFoundError(
+                f"${ENV_VAR} is set to {env_value!r}, but {env_path} does not exist"
+            )
+        return _load_from(env_path)
+    cache = _keras_cache_path()
+    if cache.is_file():
+        return _load_npz(cache)
+    from_keras = _load_with_keras()
+    if from_keras is not None:
+        return from_keras
+    raise FileNotFoundError(
+        f"MNIST not found: ${ENV_VAR} is not set, keras' cache {cache} does not "
+        "exist, and keras is not installed. Either set "
+        f"{ENV_VAR}=/path/to/mnist.npz (or a folder of the four IDX files), "
+        "call load_mnist(path=...), or `pip install cpp_grad[keras]` to let "
+        "keras download it."
+    )
+
+
+def _keras_cache_path() -> Path:
+    base = os.environ.get("KERAS_HOME") or "~/.keras"
+    return Path(base).expanduser() / "datasets" / "mnist.npz"
+
+
+def _load_with_keras():
+    """Ask keras (optional, downloads the data); None when it isn't installed."""
+    try:
+        from keras.datasets import mnist
+    except ImportError:
+        return None
+    (x_train, y_train), (x_test, y_test) = mnist.load_data()
+    arrays = {
+        "x_train": x_train,
+        "y_train": y_train,
+        "x_test": x_test,
+        "y_test": y_test,
+    }
+    return _validated("keras.datasets.mnist.load_data()", arrays)
+
+
+def _load_from(path: Path):
+    if not path.exists():
+        raise FileNotFoundError(f"MNIST data not found: {path} does not exist")
+    if path.is_dir():
+        return _load_idx_folder(path)
+    return _load_npz(path)
+
+
+def _load_npz(path: Path):
+    if not _looks_like_zip(path):
+        raise ValueError(f"{path} is not an .npz archive (not a zip file)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = sorted(archive.files)
+            arrays = {key: archive[key] for key in NPZ_KEYS if key in names}
+    except _NPZ_ERRORS as error:
+        raise ValueError(
+            f"{path} is not a readable .npz archive ({error!r})"
+        ) from error
+    missing = [key for key in NPZ_KEYS if key not in arrays]
+    if missing:
+        raise ValueError(
+            f"{path} lacks the keys {missing}; it holds {names}, "
+            f"keras' MNIST layout needs {list(NPZ_KEYS)}"
+        )
+    return _validated(str(path), arrays)
+
+
+def _looks_like_zip(path: Path) -> bool:
+    # np.load picks zip, .npy or pickle by the first bytes; only a zip start
+    # guarantees it returns an archive rather than a bare array.
+    with open(path, "rb") as stream:
+        start = stream.read(4)
+    return start in (b"PK\x03\x04", b"PK\x05\x06") and zipfile.is_zipfile(path)
+
+
+def _load_idx_folder(folder: Path):
+    arrays = {}
+    for key, (name, magic) in IDX_FILES.items():
+        arrays[key] = read_idx(_find_idx_file(folder, name), expected_magic=magic)
+    return _validated(str(folder), arrays)
+
+
+def _find_idx_file(folder: Path, name: str) -> Path:
+    # Some mirrors spell "train-images-idx3-ubyte" as "train-images.idx3-ubyte".
+    dotted = ".idx".join(name.rsplit("-idx", 1))
+    candidates = [folder / f for f in (name, name + ".gz", dotted, dotted + ".gz")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"MNIST IDX file {name} not found in {folder} "
+        f"(looked for {', '.join(c.name for c in candidates)})"
+    )
+
+
+def _validated(source: str, arrays: dict):
+    """Check shapes, dtypes and label range; return keras' nested tuples."""
+    for split in ("train", "test"):
+        _check_split(source, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
+    return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def _check_split(source: str, split: str, images, labels) -> None:
+    x_key, y_key = f"x_{split}", f"y_{split}"
+    for key, array in ((x_key, images), (y_key, labels)):
+        if not isinstance(array, np.ndarray) or array.dtype != np.uint8:
+            dtype = getattr(array, "dtype", type(array).__name__)
+            raise ValueError(f"{source}: {key} must be uint8, got {dtype}")
+    if images.ndim != 3:
+        raise ValueError(
+            f"{source}: {x_key} must be 3-d (n, rows, cols), got shape {images.shape}"
+        )
+    if labels.ndim != 1:
+        raise ValueError(
+            f"{source}: {y_key} must be 1-d (n,), got shape {labels.shape}"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{source}: {images.shape[0]} {split} images but {labels.shape[0]} "
+            f"{split} labels ({x_key} shape {images.shape}, {y_key} shape {labels.shape})"
+        )
+    bad = np.flatnonzero(labels >= NUM_CLASSES)
+    if bad.size:
+        raise ValueError(
+            f"{source}: {y_key}[{bad[0]}] = {labels[bad[0]]} is outside 0..{NUM_CLASSES - 1} "
+            f"({bad.size} labels out of range)"
+        )
+
+
+def _as_path(path) -> Path:
+    try:
+        return Path(os.fspath(path)).expanduser()
+    except TypeError:
+        raise TypeError(
+            f"path must be a str or os.PathLike, got {type(path).__name__}"
+        ) from None

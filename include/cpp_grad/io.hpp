@@ -1,0 +1,169 @@
+// Reading MNIST from raw (not gzipped) IDX files, for the compiled trainer.
+//
+// IDX layout: a big-endian 32-bit magic number 0x000008NN (unsigned bytes,
+// NN dimensions), NN big-endian 32-bit sizes, then the bytes row-major.
+// Images are 0x00000803 (count, rows, cols); labels are 0x00000801 (count).
+// scripts/mnist_to_idx.py writes the four files from keras' mnist.npz.
+//
+// Every malformed input throws std::runtime_error naming the file and the
+// numbers that disagree; nothing is read past what the file holds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace cpp_grad {
+
+struct IdxImages {
+  std::size_t count = 0, rows = 0, cols = 0;
+  std::vector<std::uint8_t> pixels;  // count * rows * cols, row-major
+};
+
+struct MnistData {
+  IdxImages train_images;
+  std::vector<std::uint8_t> train_labels;
+  IdxImages test_images;
+  std::vector<std::uint8_t> test_labels;
+};
+
+namespace detail {
+
+constexpr std::uint32_t kIdxImagesMagic = 0x00000803;
+constexpr std::uint32_t kIdxLabelsMagic = 0x00000801;
+
+inline std::string idx_hex(std::uint32_t value) {
+  static const char digits[] = "0123456789ABCDEF";
+  std::string text = "0x";
+  for (int shift = 28; shift >= 0; shift -= 4) text += digits[(value >> shift) & 0xF];
+  return text;
+}
+
+// An open IDX file with its header parsed and its size checked against it.
+struct IdxFile {
+  std::ifstream stream;
+  std::vector<std::size_t> sizes;
+  std::size_t data_bytes = 0;
+};
+
+inline std::uint32_t read_be32(std::ifstream& stream, const std::string& path) {
+  unsigned char bytes[4] = {};
+  if (!stream.read(reinterpret_cast<char*>(bytes), 4))
+    throw std::runtime_error("cannot read the header of IDX file '" + path + "'");
+  return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
+         (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
+}
+
+// "IDX file 'p': <claim> N bytes, but the file holds M".
+inline std::runtime_error size_error(const std::string& path, const std::string& claim,
+                                     unsigned long long needed, unsigned long long held) {
+  return std::runtime_error("IDX file '" + path + "': " + claim + " " + std::to_string(needed) +
+                            " bytes, but the file holds " + std::to_string(held));
+}
+
+inline IdxFile open_idx(const std::string& path, std::uint32_t expected_magic) {
+  IdxFile file;
+  file.stream.open(path, std::ios::binary);
+  if (!file.stream) throw std::runtime_error("cannot open IDX file '" + path + "'");
+  file.stream.seekg(0, std::ios::end);
+  const std::streamoff end = file.stream.tellg();
+  if (end < 0) throw std::runtime_error("cannot find the size of IDX file '" + path + "'");
+  const auto file_size = static_cast<unsigned long long>(end);
+  file.stream.seekg(0, std::ios::beg);
+
+  if (file_size < 4) throw size_error(path, "the magic number needs", 4, file_size);
+  const std::uint32_t magic = read_be32(file.stream, path);
+  if (magic != expected_magic)
+    throw std::runtime_error("IDX file '" + path + "': wrong magic number: expected " +
+                             idx_hex(expected_magic) + ", found " + idx_hex(magic));
+  const std::size_t ndim = expected_magic & 0xFF;
+  const unsigned long long header_bytes = 4 + 4 * ndim;
+  if (file_size < header_bytes)
+    throw size_error(path, "a " + std::to_string(ndim) + "-d header needs", header_bytes,
+                     file_size);
+
+  // Sizes are 32-bit each, so their product can overflow 64 bits; any
+  // product that large is already more than the file can hold.
+  unsigned long long promised = 1;
+  bool overflow = false;
+  std::string shape;
+  for (std::size_t i = 0; i < ndim; ++i) {
+    const std::uint32_t size = read_be32(file.stream, path);
+    file.sizes.push_back(size);
+    shape += (i ? " x " : "") + std::to_string(size);
+    overflow =
+        overflow || (size != 0 && promised > std::numeric_limits<unsigned long long>::max() / size);
+    promised = overflow ? 0 : promised * size;
+  }
+  overflow = overflow || promised > std::numeric_limits<unsigned long long>::max() - header_bytes;
+  if (overflow)
+    throw std::runtime_error("IDX file '" + path + "': header (" + shape +
+                             ") promises more than 2^64 bytes, but the file holds " +
+                             std::to_string(file_size));
+  if (header_bytes + promised != file_size)
+    throw size_error(path, "header (" + shape + ") promises", header_bytes + promised, file_size);
+  file.data_bytes = static_cast<std::size_t>(promised);
+  return file;
+}
+
+inline std::vector<std::uint8_t> read_idx_data(IdxFile& file, const std::string& path) {
+  std::vector<std::uint8_t> data(file.data_bytes);
+  file.stream.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (static_cast<std::size_t>(file.stream.gcount()) != data.size())
+    throw std::runtime_error("IDX file '" + path + "': read " +
+                             std::to_string(file.stream.gcount()) + " of " +
+                             std::to_string(data.size()) + " data bytes");
+  return data;
+}
+
+}  // namespace detail
+
+// Images from an IDX file with magic 0x00000803 (count, rows, cols).
+inline IdxImages read_idx_images(const std::string& path) {
+  detail::IdxFile file = detail::open_idx(path, detail::kIdxImagesMagic);
+  IdxImages images;
+  images.count = file.sizes[0];
+  images.rows = file.sizes[1];
+  images.cols = file.sizes[2];
+  images.pixels = detail::read_idx_data(file, path);
+  return images;
+}
+
+// Labels from an IDX file with magic 0x00000801; each must be below
+// num_classes, since a bad label would index past the network's outputs.
+inline std::vector<std::uint8_t> read_idx_labels(const std::string& path,
+                                                 unsigned num_classes = 10) {
+  detail::IdxFile file = detail::open_idx(path, detail::kIdxLabelsMagic);
+  std::vector<std::uint8_t> labels = detail::read_idx_data(file, path);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] >= num_classes)
+      throw std::runtime_error("IDX file '" + path + "': label " + std::to_string(labels[i]) +
+                               " at index " + std::to_string(i) + " is outside 0.." +
+                               std::to_string(num_classes - 1));
+  return labels;
+}
+
+// The four MNIST files, raw, under their original names, from one folder.
+inline MnistData load_mnist_idx(const std::string& dir) {
+  const std::string prefix = dir.empty() || dir.back() == '/' ? dir : dir + "/";
+  MnistData data;
+  data.train_images = read_idx_images(prefix + "train-images-idx3-ubyte");
+  data.train_labels = read_idx_labels(prefix + "train-labels-idx1-ubyte");
+  data.test_images = read_idx_images(prefix + "t10k-images-idx3-ubyte");
+  data.test_labels = read_idx_labels(prefix + "t10k-labels-idx1-ubyte");
+  const auto check_counts = [&](const IdxImages& images, std::size_t labels, const char* split) {
+    if (images.count != labels)
+      throw std::runtime_error("MNIST in '" + dir + "': " + std::to_string(images.count) + " " +
+                               split + " images but " + std::to_string(labels) + " " + split +
+                               " labels");
+  };
+  check_counts(data.train_images, data.train_labels.size(), "train");
+  check_counts(data.test_images, data.test_labels.size(), "test");
+  return data;
+}
+
+}  // namespace cpp_grad
