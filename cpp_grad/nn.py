@@ -1,0 +1,511 @@
+"""Neural networks: ``Neuron``, ``Layer``, ``MLP``, as in micrograd's nn.py.
+
+The modules are C++ objects (include/cpp_grad/nn.hpp); these classes wrap
+them thinly. Calling a module on a list of numbers or Values builds a graph
+of Values, exactly as in micrograd::
+
+    >>> from cpp_grad.nn import MLP
+    >>> model = MLP(3, [4, 4, 1])
+    >>> out = model([2.0, 3.0, -1.0])        # one output: a single Value
+    >>> out.backward()
+
+For data sets, ``MLP.fit`` runs the whole training loop in C++ over numpy
+arrays, and ``predict``/``evaluate`` compute outputs without a graph.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import cpp_errors
+from ._loader import CTYPES, cpp
+from .value import Value, Value32
+
+__all__ = ["Module", "Neuron", "Layer", "MLP"]
+
+_VALUE_CLASSES = {"float64": Value, "float32": Value32}
+_ACTIVATIONS = ("relu", "tanh", "linear")
+_OPTIMIZERS = ("adam", "sgd")
+_LOSSES = ("cross_entropy", "mse", "hinge")
+_SAVE_FORMAT = 1
+
+
+def _check_dtype(dtype) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in CTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return name
+
+
+def _check_size(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1, got {value}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}: {seed!r}")
+    return int(seed) % (1 << 64)
+
+
+def _check_choice(value, choices, what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+class Module:
+    """What every model has: its parameters, and a way to zero their grads."""
+
+    def parameters(self) -> list:
+        """Every weight and bias, as Values (their ``.grad`` is filled by backward)."""
+        return list(self._cpp.parameters())
+
+    def zero_grad(self) -> None:
+        """Sets the grad of every parameter to 0."""
+        self._cpp.zero_grad()
+
+    def _ops(self):
+        return cpp.py.ModelOps[CTYPES[self.dtype]]
+
+    def _call(self, x):
+        """Applies the module to one sample: a list or 1-d array of numbers or Values."""
+        if isinstance(x, np.ndarray):
+            if x.ndim != 1:
+                raise ValueError(f"{self._name()} takes one sample (a 1-d array), got shape {x.shape}")
+        elif not isinstance(x, (list, tuple)):
+            raise TypeError(
+                f"{self._name()} takes a list or 1-d array of numbers or Values, "
+                f"got {type(x).__name__}"
+            )
+        if len(x) != self.nin:
+            raise ValueError(f"{self._name()} expects {self.nin} inputs, got {len(x)}")
+        value_class = _VALUE_CLASSES[self.dtype]
+        ops = self._ops()
+        cpp_type = type(self._cpp).__cpp_name__
+        if isinstance(x, np.ndarray) and x.dtype.kind in "fiub" or all(
+            isinstance(v, numbers.Real) for v in x
+        ):
+            numbers_ = np.asarray(x, dtype=self.dtype)
+            if not np.all(np.isfinite(numbers_)):
+                raise ValueError(f"{self._name()} inputs must be finite numbers, got NaN or Inf")
+            with cpp_errors():
+                out = ops.call_numbers[cpp_type](self._cpp, numbers_, len(numbers_))
+        else:
+            values = []
+            for i, v in enumerate(x):
+                if isinstance(v, value_class):
+                    values.append(v)
+                elif isinstance(v, numbers.Real):
+                    values.append(value_class(float(v)))
+                else:
+                    raise TypeError(
+                        f"input {i} of {self._name()} must be a number or a {value_class.__name__} "
+                        f"({self.dtype}), got {type(v).__name__}"
+                    )
+            with cpp_errors():
+                out = ops.call_values[cpp_type](self._cpp, values)
+        out = list(out)
+        return out[0] if len(out) == 1 else out
+
+    def _name(self) -> str:
+        return type(self).__name__
+
+
+class Neuron(Module):
+    """``activation(w . x + b)``: ``nin`` weights and a bias.
+
+    ``nonlin=False`` (micrograd's flag) makes it linear; otherwise
+    ``activation`` is ``"relu"`` (default) or ``"tanh"``. Weights start uniform
+    in ``+-sqrt(6/nin)`` for ReLU, ``+-sqrt(3/nin)`` otherwise, from ``seed``.
+    """
+
+    def __init__(self, nin, nonlin=True, activation="relu", dtype="float64", seed=0):
+        self.nin = _check_size(nin, "nin")
+        self.dtype = _check_dtype(dtype)
+        self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        with cpp_errors():
+            self._cpp = self._ops().neuron(self.nin, self.activation, _check_seed(seed))
+
+    __call__ = Module._call
+
+    @property
+    def w(self) -> list:
+        return [self._cpp.weight(i) for i in range(self.nin)]
+
+    @property
+    def b(self):
+        return self._cpp.bias()
+
+    def __repr__(self):
+        kind = "Linear" if self.activation == "linear" else self.activation.capitalize()
+        return f"{kind}Neuron({self.nin})"
+
+
+class Layer(Module):
+    """``nout`` neurons over the same ``nin`` inputs; one output gives one Value."""
+
+    def __init__(self, nin, nout, nonlin=True, activation="relu", dtype="float64", seed=0):
+        self.nin = _check_size(nin, "nin")
+        self.nout = _check_size(nout, "nout")
+        self.dtype = _check_dtype(dtype)
+        self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        with cpp_errors():
+            self._cpp = self._ops().layer(self.nin, self.nout, self.activation, _check_seed(seed))
+
+    __call__ = Module._call
+
+    def __repr__(self):
+        kind = "Linear" if self.activation == "linear" else self.activation.capitalize()
+        return f"Layer of [{', '.join(f'{kind}Neuron({self.nin})' for _ in range(min(self.nout, 3)))}{', ...' if self.nout > 3 else ''}] ({self.nout} neurons)"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(784, [30, 10])`` is 784 inputs, a hidden
+    layer of 30 and 10 linear outputs (logits).
+
+    Hidden layers use ``activation`` (``"relu"`` or ``"tanh"``); the last layer
+    is linear. ``dtype`` is ``"float64"`` (default) or ``"float32"``; ``seed``
+    fixes the initial weights.
+    """
+
+    def __init__(self, nin, nouts, activation="relu", dtype="float64", seed=0):
+        self.nin = _check_size(nin, "nin")
+        if isinstance(nouts, numbers.Integral):
+            nouts = [nouts]
+        if not isinstance(nouts, (list, tuple)) or not nouts:
+            raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        self.nouts = [_check_size(n, f"layer {i + 1}'s size") for i, n in enumerate(nouts)]
+        self.nout = self.nouts[-1]
+        self.activation = _check_choice(activation, ("relu", "tanh"), "activation")
+        self.dtype = _check_dtype(dtype)
+        self.seed = _check_seed(seed)
+        with cpp_errors():
+            self._cpp = self._ops().mlp(self.nin, self.nouts, self.activation, self.seed)
+
+    __call__ = Module._call
+
+    @property
+    def layers(self) -> list:
+        """The layers' sizes and activations, as (nin, nout, activation) tuples."""
+        sizes = [self.nin, *self.nouts]
+        return [
+            (sizes[i], sizes[i + 1], "linear" if i + 1 == len(self.nouts) else self.activation)
+            for i in range(len(self.nouts))
+        ]
+
+    def num_parameters(self) -> int:
+        return int(self._cpp.num_parameters())
+
+    def __repr__(self):
+        sizes = " -> ".join(str(n) for n in [self.nin, *self.nouts])
+        return (
+            f"MLP({sizes}, activation={self.activation!r}, dtype={self.dtype!r}, "
+            f"parameters={self.num_parameters()})"
+        )
+
+    # ---- data in bulk --------------------------------------------------------
+
+    def get_weights(self) -> list:
+        """Per layer, ``(W, b)`` numpy arrays: W is (nout, nin), b is (nout,)."""
+        flat = np.empty(self.num_parameters(), dtype=self.dtype)
+        self._ops().get_data(self._cpp, flat)
+        weights, start = [], 0
+        for nin, nout, _ in self.layers:
+            block = flat[start : start + nout * (nin + 1)].reshape(nout, nin + 1)
+            weights.append((block[:, :nin].copy(), block[:, nin].copy()))
+            start += nout * (nin + 1)
+        return weights
+
+    def set_weights(self, weights) -> None:
+        """Sets every layer's ``(W, b)``, shaped as ``get_weights`` returns them."""
+        if len(weights) != len(self.nouts):
+            raise ValueError(f"expected weights for {len(self.nouts)} layers, got {len(weights)}")
+        blocks = []
+        for i, ((nin, nout, _), (w, b)) in enumerate(zip(self.layers, weights)):
+            w, b = np.asarray(w, dtype=self.dtype), np.asarray(b, dtype=self.dtype)
+            if w.shape != (nout, nin) or b.shape != (nout,):
+                raise ValueError(
+                    f"layer {i + 1} needs W of shape {(nout, nin)} and b of shape {(nout,)}, "
+                    f"got {w.shape} and {b.shape}"
+                )
+            blocks.append(np.concatenate([w, b[:, None]], axis=1).ravel())
+        flat = np.ascontiguousarray(np.concatenate(blocks), dtype=self.dtype)
+        if not np.all(np.isfinite(flat)):
+            raise ValueError("weights must be finite numbers, got NaN or Inf")
+        self._ops().set_data(self._cpp, flat)
+
+    # ---- training and inference --------------------------------------------
+
+    def fit(
+        self,
+        x,
+        y,
+        epochs=1,
+        batch_size=32,
+        lr=None,
+        optimizer="adam",
+        loss="cross_entropy",
+        seed=0,
+        progress=True,
+        validation=None,
+        momentum=0.0,
+        threads=2,
+        x_scale=1.0,
+        on_epoch_end=None,
+    ) -> list:
+        """Trains on ``x`` (n, nin) and integer labels ``y`` (n,) in [0, nout).
+
+        Each step builds one graph per sample, averages the losses of a
+        mini-batch of ``batch_size`` shuffled samples, back-propagates and
+        steps ``optimizer`` (``"adam"``, default lr 0.003, or ``"sgd"``,
+        default lr 0.1, with optional ``momentum``). ``loss`` is
+        ``"cross_entropy"`` (softmax on the logits), ``"mse"`` (against one-hot
+        targets) or ``"hinge"``. A model with one output is a binary
+        classifier: labels 0/1, predicted class ``output > 0``.
+
+        ``x`` may be float32, float64 or uint8; features are multiplied by
+        ``x_scale`` as they are read (pass uint8 images with
+        ``x_scale=1/255`` rather than converting them). ``threads`` splits
+        each batch (results depend only on ``seed`` and ``threads``).
+        ``validation=(x_val, y_val)`` adds ``val_accuracy`` to each epoch;
+        ``on_epoch_end(record)`` is called with each epoch's record.
+
+        Returns the history: one dict per epoch with ``epoch``, ``loss``,
+        ``accuracy``, ``seconds`` (and ``val_accuracy``).
+        """
+        x, y = self._check_xy(x, y, "fit")
+        epochs = _check_count(epochs, "epochs", minimum=0)
+        batch_size = _check_size(batch_size, "batch_size")
+        threads = _check_size(threads, "threads")
+        _check_choice(optimizer, _OPTIMIZERS, "optimizer")
+        _check_choice(loss, _LOSSES, "loss")
+        x_scale = _check_scale(x_scale)
+        if lr is None:
+            lr = 0.0  # the optimizer's default
+        elif isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 or not math.isfinite(lr):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError("validation must be a pair (x_val, y_val)")
+            x_val, y_val = self._check_xy(*validation, "validation")
+
+        ops = self._ops()
+        with cpp_errors():
+            self._optimizer = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = ops.trainer(self._cpp, self._optimizer, loss, batch_size, _check_seed(seed), threads)
+        history = []
+        for epoch in range(1, epochs + 1):
+            with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
+                with cpp_errors():
+                    result = ops.train_epoch[_ctype(x)](
+                        trainer, x, y, len(x), self.nin, x_scale, report.callback
+                    )
+                report.reraise()
+            record = {
+                "epoch": epoch,
+                "loss": float(result.loss),
+                "accuracy": float(result.accuracy),
+                "seconds": float(result.seconds),
+            }
+            if validation is not None:
+                record["val_accuracy"] = self.evaluate(x_val, y_val, x_scale=x_scale)
+            history.append(record)
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+        return history
+
+    def predict(self, x, x_scale=1.0) -> np.ndarray:
+        """The outputs for every row of ``x``: an array of shape (n, nout)."""
+        x = self._check_x(x, "predict")
+        out = np.empty((len(x), self.nout), dtype=self.dtype)
+        with cpp_errors():
+            self._ops().predict[_ctype(x)](self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
+        return out
+
+    def evaluate(self, x, y, x_scale=1.0) -> float:
+        """The fraction of rows whose predicted class equals their label."""
+        x, y = self._check_xy(x, y, "evaluate")
+        with cpp_errors():
+            return float(
+                self._ops().evaluate[_ctype(x)](self._cpp, x, y, len(x), self.nin, _check_scale(x_scale))
+            )
+
+    # ---- saving ----------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Writes the architecture and weights to an ``.npz`` file.
+
+        The file is written next to its destination and renamed over it, so a
+        failed save leaves any previous file untouched.
+        """
+        path = Path(os.fspath(path)).expanduser()
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot save to {path}: folder {path.parent} does not exist")
+        arrays = {
+            "architecture": np.array(
+                json.dumps(
+                    {
+                        "format": _SAVE_FORMAT,
+                        "nin": self.nin,
+                        "nouts": self.nouts,
+                        "activation": self.activation,
+                        "dtype": self.dtype,
+                        "seed": self.seed,
+                    }
+                )
+            )
+        }
+        for i, (w, b) in enumerate(self.get_weights()):
+            arrays[f"W{i}"], arrays[f"b{i}"] = w, b
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with _suppress_os_error():
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path) -> MLP:
+        """A model saved by ``save``, with bit-identical weights."""
+        path = Path(os.fspath(path)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no saved model at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            raise ValueError(f"{path} is not a model saved by cpp_grad: {error}") from None
+        if "architecture" not in arrays:
+            raise ValueError(f"{path} is not a model saved by cpp_grad: no 'architecture' entry")
+        try:
+            spec = json.loads(str(arrays["architecture"]))
+            model = cls(spec["nin"], spec["nouts"], spec["activation"], spec["dtype"], spec.get("seed", 0))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path} has a damaged architecture entry: {error}") from None
+        missing = [k for i in range(len(model.nouts)) for k in (f"W{i}", f"b{i}") if k not in arrays]
+        if missing:
+            raise ValueError(f"{path} lacks the weights {', '.join(missing)}")
+        model.set_weights([(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(len(model.nouts))])
+        return model
+
+    # ---- input checks ------------------------------------------------------------
+
+    def _check_x(self, x, what: str) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: x must hold numbers, got dtype {x.dtype}")
+        if x.ndim != 2:
+            raise ValueError(f"{what}: x must be 2-d (rows, {self.nin}), got shape {x.shape}")
+        if x.shape[1] != self.nin:
+            raise ValueError(f"{what}: the model expects {self.nin} features per row, got {x.shape[1]}")
+        if len(x) == 0:
+            raise ValueError(f"{what}: x has no rows")
+        if x.dtype == np.uint8:
+            return np.ascontiguousarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(self.dtype)
+        x = np.ascontiguousarray(x)
+        if not np.all(np.isfinite(x)):
+            bad = int(np.argwhere(~np.isfinite(x))[0][0])
+            raise ValueError(f"{what}: x holds NaN or Inf (first in row {bad})")
+        return x
+
+    def _check_xy(self, x, y, what: str):
+        x = self._check_x(x, what)
+        y = np.asarray(y)
+        if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+            raise TypeError(f"{what}: labels must be integers, got dtype {y.dtype}")
+        if y.ndim != 1:
+            raise ValueError(f"{what}: labels must be 1-d, got shape {y.shape}")
+        if len(y) != len(x):
+            raise ValueError(f"{what}: {len(x)} rows of x but {len(y)} labels")
+        classes = 2 if self.nout == 1 else self.nout
+        if y.min() < 0 or y.max() >= classes:
+            bad = y[(y < 0) | (y >= classes)][0]
+            raise ValueError(f"{what}: label {bad} is outside [0, {classes}) for a model with {self.nout} outputs")
+        return x, np.ascontiguousarray(y, dtype=np.int64)
+
+
+def _ctype(x: np.ndarray) -> str:
+    return {"float32": "float", "float64": "double", "uint8": "uint8_t"}[x.dtype.name]
+
+
+def _check_count(value, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}")
+    if value < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def _check_scale(x_scale) -> float:
+    if isinstance(x_scale, bool) or not isinstance(x_scale, numbers.Real) or not math.isfinite(x_scale):
+        raise ValueError(f"x_scale must be a finite number, got {x_scale!r}")
+    return float(x_scale)
+
+
+class _suppress_os_error:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        return kind is not None and issubclass(kind, OSError)
+
+
+class _progress_bar:
+    """A tqdm bar fed by the C++ loop's per-batch callback (or none).
+
+    The callback returns False to stop the epoch on Ctrl-C; the interrupt is
+    raised again once control is back in Python.
+    """
+
+    def __init__(self, enabled: bool, total: int, description: str):
+        self._bar = None
+        self._interrupted = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=description, unit="sample", leave=False)
+        self._done = 0
+
+    def callback(self, done, mean_loss):
+        try:
+            if self._bar is not None:
+                self._bar.update(int(done) - self._done)
+                self._bar.set_postfix(loss=f"{mean_loss:.4f}", refresh=False)
+            self._done = int(done)
+            return True
+        except BaseException as error:  # noqa: BLE001 - handed back to Python below
+            self._interrupted = error
+            return False
+
+    def reraise(self):
+        if self._interrupted is not None:
+            raise self._interrupted
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.close()
+        return False

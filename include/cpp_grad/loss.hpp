@@ -1,0 +1,125 @@
+// Losses of one sample: a model's outputs against an integer class label.
+// Each is one n-ary node with its gradient written out beside it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ops.hpp"
+#include "value.hpp"
+
+namespace cpp_grad {
+
+enum class Loss { cross_entropy, mse, hinge };
+
+inline Loss loss_from_name(const std::string& name) {
+  if (name == "cross_entropy") return Loss::cross_entropy;
+  if (name == "mse") return Loss::mse;
+  if (name == "hinge") return Loss::hinge;
+  throw std::invalid_argument("unknown loss '" + name +
+                              "': expected 'cross_entropy', 'mse' or 'hinge'");
+}
+
+namespace detail {
+inline void check_label(const char* loss, std::size_t label, std::size_t classes) {
+  if (label >= classes)
+    throw std::invalid_argument(std::string(loss) + ": label " + std::to_string(label) +
+                                " is out of range for " + std::to_string(classes) +
+                                " outputs");
+}
+}  // namespace detail
+
+// -log softmax(z)[label] = log(sum_j e^z_j) - z_label. The largest logit is
+// subtracted before exponentiating (log-sum-exp), so no e^z overflows.
+// d/dz_j = softmax(z)_j - [j == label].
+template <typename T>
+Value<T> cross_entropy(const std::vector<Value<T>>& logits, std::size_t label) {
+  detail::check_label("cross_entropy", label, logits.size());
+  T max = logits[0].data();
+  for (const Value<T>& z : logits) max = std::max(max, z.data());
+  T total = 0;
+  for (const Value<T>& z : logits) total += std::exp(z.data() - max);
+  const T log_sum_exp = max + std::log(total);
+  return make_nary_op("cross_entropy", log_sum_exp - logits[label].data(), nodes_of(logits),
+                      [label, log_sum_exp](const _Value<T>& out,
+                                           const std::vector<NodePtr<T>>& z) {
+                        for (std::size_t j = 0; j < z.size(); ++j) {
+                          const T softmax = std::exp(z[j]->data - log_sum_exp);
+                          z[j]->grad += (softmax - T(j == label)) * out.grad;
+                        }
+                      });
+}
+
+// Mean squared error against `targets`: sum_j (z_j - t_j)^2 / n.
+template <typename T>
+Value<T> mse(const std::vector<Value<T>>& outputs, const std::vector<T>& targets) {
+  if (outputs.size() != targets.size() || outputs.empty())
+    throw std::invalid_argument("mse: " + std::to_string(outputs.size()) + " outputs but " +
+                                std::to_string(targets.size()) + " targets");
+  const T n = T(outputs.size());
+  T total = 0;
+  for (std::size_t j = 0; j < outputs.size(); ++j) {
+    const T diff = outputs[j].data() - targets[j];
+    total += diff * diff;
+  }
+  return make_nary_op("mse", total / n, nodes_of(outputs),
+                      [targets, n](const _Value<T>& out, const std::vector<NodePtr<T>>& z) {
+                        for (std::size_t j = 0; j < z.size(); ++j)
+                          z[j]->grad += 2 * (z[j]->data - targets[j]) / n * out.grad;
+                      });
+}
+
+// The seed's loss: mse against the one-hot vector of `label`.
+template <typename T>
+Value<T> mse(const std::vector<Value<T>>& outputs, std::size_t label) {
+  detail::check_label("mse", label, outputs.size());
+  std::vector<T> one_hot(outputs.size(), T(0));
+  one_hot[label] = 1;
+  return mse(outputs, one_hot);
+}
+
+// Max-margin loss. One output (micrograd's binary classifier): the label 0 or
+// 1 stands for y = -1 or +1 and the loss is max(0, 1 - y z). Several outputs:
+// the multiclass hinge sum_{j != label} max(0, 1 + z_j - z_label).
+template <typename T>
+Value<T> hinge(const std::vector<Value<T>>& outputs, std::size_t label) {
+  if (outputs.size() == 1) {
+    if (label > 1)
+      throw std::invalid_argument("hinge: with 1 output the label must be 0 or 1, got " +
+                                  std::to_string(label));
+    const T y = label == 1 ? T(1) : T(-1);
+    return make_op("hinge", std::max(T(0), 1 - y * outputs[0].data()), outputs[0],
+                   [z = outputs[0].node(), y](const _Value<T>& out) {
+                     if (1 - y * z->data > 0) z->grad -= y * out.grad;
+                   });
+  }
+  detail::check_label("hinge", label, outputs.size());
+  const T target = outputs[label].data();
+  T total = 0;
+  for (std::size_t j = 0; j < outputs.size(); ++j)
+    if (j != label) total += std::max(T(0), 1 + outputs[j].data() - target);
+  return make_nary_op("hinge", total, nodes_of(outputs),
+                      [label](const _Value<T>& out, const std::vector<NodePtr<T>>& z) {
+                        for (std::size_t j = 0; j < z.size(); ++j) {
+                          if (j != label && 1 + z[j]->data - z[label]->data > 0) {
+                            z[j]->grad += out.grad;
+                            z[label]->grad -= out.grad;
+                          }
+                        }
+                      });
+}
+
+template <typename T>
+Value<T> loss(Loss kind, const std::vector<Value<T>>& outputs, std::size_t label) {
+  switch (kind) {
+    case Loss::mse: return mse(outputs, label);
+    case Loss::hinge: return hinge(outputs, label);
+    default: return cross_entropy(outputs, label);
+  }
+}
+
+}  // namespace cpp_grad

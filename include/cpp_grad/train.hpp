@@ -1,0 +1,224 @@
+// The training loop over contiguous buffers: rows of features (float, double
+// or uint8 pixels scaled to [0, 1]) and integer labels, as numpy hands them
+// over. Each step builds one graph per sample through the engine, takes the
+// batch mean of the losses, back-propagates and lets the optimizer move.
+//
+// Data parallelism: with threads > 1 a batch is split into `threads`
+// contiguous shards; shard k > 0 runs on its own copy of the model, and the
+// copies' gradients are added into the model in shard order. The result
+// depends on the seed and the thread count only, never on timing.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loss.hpp"
+#include "nn.hpp"
+#include "optim.hpp"
+#include "random.hpp"
+
+namespace cpp_grad {
+
+// A read-only view of n rows of features and their labels.
+template <typename Feature>
+struct Dataset {
+  const Feature* x;
+  const std::int64_t* y;  // may be null for prediction
+  std::size_t rows, cols;
+  double scale = 1;  // features are multiplied by this (1/255 for pixels)
+};
+
+struct EpochResult {
+  double loss = 0;      // mean training loss over the epoch
+  double accuracy = 0;  // fraction of training samples classified right while training
+  double seconds = 0;
+  std::size_t samples = 0;
+  bool stopped = false;  // the progress callback asked to stop
+};
+
+// The predicted class of one sample's outputs.
+template <typename T>
+std::size_t predicted_class(const T* out, std::size_t n) {
+  if (n == 1) return out[0] > 0 ? 1 : 0;  // one output: a score, its sign is the class
+  std::size_t best = 0;
+  for (std::size_t j = 1; j < n; ++j)
+    if (out[j] > out[best]) best = j;
+  return best;
+}
+
+template <typename T, typename Feature>
+void check_dataset(const MLP<T>& model, const Dataset<Feature>& data, bool need_labels) {
+  if (data.cols != model.nin())
+    throw std::invalid_argument("the model expects " + std::to_string(model.nin()) +
+                                " features per row, got " + std::to_string(data.cols));
+  if (data.rows == 0) throw std::invalid_argument("no rows of data");
+  if (!data.x) throw std::invalid_argument("no feature buffer");
+  if (!need_labels) return;
+  if (!data.y) throw std::invalid_argument("no label buffer");
+  const std::size_t classes = model.nout() == 1 ? 2 : model.nout();
+  for (std::size_t i = 0; i < data.rows; ++i)
+    if (data.y[i] < 0 || std::size_t(data.y[i]) >= classes)
+      throw std::invalid_argument("label " + std::to_string(data.y[i]) + " at row " +
+                                  std::to_string(i) + " is outside [0, " +
+                                  std::to_string(classes) + ")");
+}
+
+template <typename T>
+class Trainer {
+ public:
+  // Called after each batch with (samples done, mean loss so far); returning
+  // false stops the epoch early.
+  using Progress = std::function<bool(std::size_t, double)>;
+
+  Trainer(MLP<T>& model, Optimizer<T>& optimizer, Loss loss = Loss::cross_entropy,
+          std::size_t batch_size = 32, std::uint64_t seed = 0, std::size_t threads = 1)
+      : model_(model), optimizer_(optimizer), loss_(loss), batch_size_(batch_size), rng_(seed) {
+    if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1, got 0");
+    if (threads < 1) throw std::invalid_argument("threads must be at least 1, got 0");
+    for (std::size_t k = 1; k < threads; ++k)
+      replicas_.push_back(std::make_unique<MLP<T>>(model.nin(), model.nouts(),
+                                                   model.hidden_activation()));
+  }
+
+  template <typename Feature>
+  EpochResult train_epoch(const Dataset<Feature>& data, const Progress& progress = nullptr) {
+    check_dataset(model_, data, true);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::size_t> order(data.rows);
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    for (std::size_t i = data.rows - 1; i > 0; --i) std::swap(order[i], order[rng_.below(i + 1)]);
+
+    EpochResult result;
+    double loss_sum = 0;
+    std::size_t correct = 0;
+    for (std::size_t begin = 0; begin < data.rows; begin += batch_size_) {
+      const std::size_t end = std::min(begin + batch_size_, data.rows);
+      const BatchTotals totals = train_batch(data, order.data() + begin, end - begin);
+      loss_sum += totals.loss;
+      correct += totals.correct;
+      result.samples = end;
+      if (progress && !progress(end, loss_sum / double(end))) {
+        result.stopped = true;
+        break;
+      }
+    }
+    result.loss = loss_sum / double(result.samples);
+    result.accuracy = double(correct) / double(result.samples);
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+  }
+
+ private:
+  struct BatchTotals {
+    double loss = 0;
+    std::size_t correct = 0;
+  };
+
+  // One optimizer step on the samples rows[0..n).
+  template <typename Feature>
+  BatchTotals train_batch(const Dataset<Feature>& data, const std::size_t* rows, std::size_t n) {
+    const std::size_t shards = std::min(replicas_.size() + 1, n);
+    std::vector<BatchTotals> totals(shards);
+    std::vector<std::exception_ptr> errors(shards);
+    auto run_shard = [&](std::size_t k) {
+      try {
+        const MLP<T>& model = k == 0 ? model_ : *replicas_[k - 1];
+        totals[k] = backward_shard(model, data, rows + n * k / shards,
+                                   n * (k + 1) / shards - n * k / shards, n);
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> workers;
+    for (std::size_t k = 1; k < shards; ++k) {
+      replicas_[k - 1]->copy_data_from(model_);
+      workers.emplace_back(run_shard, k);
+    }
+    run_shard(0);
+    for (std::thread& w : workers) w.join();
+    for (std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
+
+    BatchTotals batch;
+    for (std::size_t k = 0; k < shards; ++k) {
+      if (k > 0) {
+        replicas_[k - 1]->add_grads_to(model_);
+        replicas_[k - 1]->zero_grad();
+      }
+      batch.loss += totals[k].loss;
+      batch.correct += totals[k].correct;
+    }
+    optimizer_.step();
+    optimizer_.zero_grad();
+    return batch;
+  }
+
+  // Builds the graphs of `n` samples on `model`, and back-propagates their
+  // summed loss divided by the batch size: the shard's part of the batch mean.
+  template <typename Feature>
+  BatchTotals backward_shard(const MLP<T>& model, const Dataset<Feature>& data,
+                             const std::size_t* rows, std::size_t n, std::size_t batch) const {
+    BatchTotals totals;
+    std::vector<Value<T>> losses;
+    losses.reserve(n);
+    std::vector<T> outputs(model.nout());
+    for (std::size_t i = 0; i < n; ++i) {
+      const Feature* row = data.x + rows[i] * data.cols;
+      auto x = std::make_shared<std::vector<T>>(data.cols);
+      for (std::size_t c = 0; c < data.cols; ++c) (*x)[c] = T(row[c] * data.scale);
+      const std::vector<Value<T>> out = model(SharedConstants<T>(std::move(x)));
+      const std::size_t label = std::size_t(data.y[rows[i]]);
+      losses.push_back(loss(loss_, out, label));
+      totals.loss += double(losses.back().data());
+      for (std::size_t j = 0; j < out.size(); ++j) outputs[j] = out[j].data();
+      totals.correct += predicted_class(outputs.data(), outputs.size()) == label;
+    }
+    Value<T> shard_loss = sum(losses) / T(batch);
+    shard_loss.backward();
+    return totals;
+  }
+
+  MLP<T>& model_;
+  Optimizer<T>& optimizer_;
+  Loss loss_;
+  std::size_t batch_size_;
+  Random rng_;
+  std::vector<std::unique_ptr<MLP<T>>> replicas_;
+};
+
+// The model's outputs for every row, without building a graph: out[row * nout + j].
+template <typename T, typename Feature>
+void predict(const MLP<T>& model, const Dataset<Feature>& data, T* out) {
+  check_dataset(model, data, false);
+  std::vector<T> row(data.cols);
+  for (std::size_t i = 0; i < data.rows; ++i) {
+    const Feature* x = data.x + i * data.cols;
+    for (std::size_t c = 0; c < data.cols; ++c) row[c] = T(x[c] * data.scale);
+    model.predict_row(row.data(), out + i * model.nout());
+  }
+}
+
+// The fraction of rows whose predicted class is their label.
+template <typename T, typename Feature>
+double evaluate(const MLP<T>& model, const Dataset<Feature>& data) {
+  check_dataset(model, data, true);
+  std::vector<T> outputs(data.rows * model.nout());
+  predict(model, data, outputs.data());
+  std::size_t correct = 0;
+  for (std::size_t i = 0; i < data.rows; ++i)
+    correct += predicted_class(outputs.data() + i * model.nout(), model.nout()) ==
+               std::size_t(data.y[i]);
+  return double(correct) / double(data.rows);
+}
+
+}  // namespace cpp_grad
