@@ -122,7 +122,7 @@ struct _DotValue final : _DotBase<T> {
     }
     w[this->n_].grad += g;
   }
-  void move_out_last_parents(std::vector<NodePtr<T>>& doomed) override {
+  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
     if (x_.use_count() == 1) detail::move_out_if_last<T>(*x_, doomed);
   }
 
@@ -156,13 +156,13 @@ struct _DotConstValue final : _DotBase<T> {
 template <typename T>
 Value<T> dot_node(const std::shared_ptr<ParameterBlock<T>>& block, std::size_t offset,
                   const SharedInputs<T>& x) {
-  return Value<T>(std::make_shared<_DotValue<T>>(block, offset, x));
+  return Value<T>(make_node<_DotValue<T>>(block, offset, x));
 }
 
 template <typename T>
 Value<T> dot_node(const std::shared_ptr<ParameterBlock<T>>& block, std::size_t offset,
                   const SharedConstants<T>& x) {
-  return Value<T>(std::make_shared<_DotConstValue<T>>(block, offset, x));
+  return Value<T>(make_node<_DotConstValue<T>>(block, offset, x));
 }
 
 }  // namespace cpp_grad

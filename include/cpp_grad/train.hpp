@@ -18,13 +18,13 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "loss.hpp"
 #include "nn.hpp"
 #include "optim.hpp"
 #include "random.hpp"
+#include "workers.hpp"
 
 namespace cpp_grad {
 
@@ -81,9 +81,9 @@ class Trainer {
 
   Trainer(MLP<T>& model, Optimizer<T>& optimizer, Loss loss = Loss::cross_entropy,
           std::size_t batch_size = 32, std::uint64_t seed = 0, std::size_t threads = 1)
-      : model_(model), optimizer_(optimizer), loss_(loss), batch_size_(batch_size), rng_(seed) {
+      : model_(model), optimizer_(optimizer), loss_(loss), batch_size_(batch_size), rng_(seed),
+        workers_(checked_threads(threads) - 1) {
     if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1, got 0");
-    if (threads < 1) throw std::invalid_argument("threads must be at least 1, got 0");
     for (std::size_t k = 1; k < threads; ++k)
       replicas_.push_back(std::make_unique<MLP<T>>(model.nin(), model.nouts(),
                                                    model.hidden_activation()));
@@ -124,13 +124,20 @@ class Trainer {
     std::size_t correct = 0;
   };
 
+  static std::size_t checked_threads(std::size_t threads) {
+    if (threads < 1) throw std::invalid_argument("threads must be at least 1, got 0");
+    return threads;
+  }
+
   // One optimizer step on the samples rows[0..n).
   template <typename Feature>
   BatchTotals train_batch(const Dataset<Feature>& data, const std::size_t* rows, std::size_t n) {
-    const std::size_t shards = std::min(replicas_.size() + 1, n);
+    const std::size_t shards = std::min(workers_.size(), n);
     std::vector<BatchTotals> totals(shards);
     std::vector<std::exception_ptr> errors(shards);
-    auto run_shard = [&](std::size_t k) {
+    for (std::size_t k = 1; k < shards; ++k) replicas_[k - 1]->copy_data_from(model_);
+    workers_.run([&](std::size_t k) {
+      if (k >= shards) return;  // a batch smaller than the thread count
       try {
         const MLP<T>& model = k == 0 ? model_ : *replicas_[k - 1];
         totals[k] = backward_shard(model, data, rows + n * k / shards,
@@ -138,14 +145,7 @@ class Trainer {
       } catch (...) {
         errors[k] = std::current_exception();
       }
-    };
-    std::vector<std::thread> workers;
-    for (std::size_t k = 1; k < shards; ++k) {
-      replicas_[k - 1]->copy_data_from(model_);
-      workers.emplace_back(run_shard, k);
-    }
-    run_shard(0);
-    for (std::thread& w : workers) w.join();
+    });
     for (std::exception_ptr& e : errors)
       if (e) std::rethrow_exception(e);
 
@@ -194,6 +194,7 @@ class Trainer {
   std::size_t batch_size_;
   Random rng_;
   std::vector<std::unique_ptr<MLP<T>>> replicas_;
+  WorkerPool workers_;  // last: its threads stop before the replicas go
 };
 
 // The model's outputs for every row, without building a graph: out[row * nout + j].

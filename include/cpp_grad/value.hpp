@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "pool.hpp"
+
 namespace cpp_grad {
 
 template <typename T>
@@ -25,6 +27,17 @@ class Value;
 
 template <typename T>
 using NodePtr = std::shared_ptr<_Value<T>>;
+
+namespace detail {
+template <typename T>
+class DoomedNodes;
+}
+
+// Makes a node of type `Node` (one allocation for the node and its control block).
+template <typename Node, typename... Args>
+std::shared_ptr<Node> make_node(Args&&... args) {
+  return std::allocate_shared<Node>(NodeAllocator<Node>(), std::forward<Args>(args)...);
+}
 
 // The parents a node lists for backward() to walk: a view into the node.
 template <typename T>
@@ -71,16 +84,44 @@ struct _Value {
   // Called on a node nobody else holds, just before it is destroyed: move out
   // the parents that would die with it, so that teardown is a loop, not a
   // recursion (see release_parents in this file).
-  virtual void move_out_last_parents(std::vector<NodePtr<T>>& /*doomed*/) {}
+  virtual void move_out_last_parents(detail::DoomedNodes<T>& /*doomed*/) {}
 };
 
 namespace detail {
 
+// Nodes about to be destroyed: a few in place, more on the heap.
+template <typename T>
+class DoomedNodes {
+ public:
+  void push(NodePtr<T>&& node) {
+    if (size_ < kInPlace) {
+      in_place_[size_++] = std::move(node);
+    } else {
+      overflow_.push_back(std::move(node));
+    }
+  }
+  bool empty() const { return size_ == 0; }
+  NodePtr<T> pop() {
+    if (!overflow_.empty()) {
+      NodePtr<T> node = std::move(overflow_.back());
+      overflow_.pop_back();
+      return node;
+    }
+    return std::move(in_place_[--size_]);
+  }
+
+ private:
+  static constexpr std::size_t kInPlace = 8;
+  NodePtr<T> in_place_[kInPlace];
+  std::size_t size_ = 0;  // in place; the overflow only fills once these are taken
+  std::vector<NodePtr<T>> overflow_;
+};
+
 // Moves each parent that only `node` still holds into `doomed`.
 template <typename T, typename Range>
-void move_out_if_last(Range& parents, std::vector<NodePtr<T>>& doomed) {
+void move_out_if_last(Range& parents, DoomedNodes<T>& doomed) {
   for (auto& p : parents)
-    if (p && p.use_count() == 1) doomed.push_back(std::move(p));
+    if (p && p.use_count() == 1) doomed.push(std::move(p));
 }
 
 // Default shared_ptr teardown recurses once per node: dropping a
@@ -89,11 +130,13 @@ void move_out_if_last(Range& parents, std::vector<NodePtr<T>>& doomed) {
 // before letting it go, so every destructor runs on a node with none left.
 template <typename T, typename Range>
 void release_parents(Range& parents) {
-  std::vector<NodePtr<T>> doomed;
+  bool any_last = false;
+  for (auto& p : parents) any_last |= p && p.use_count() == 1;
+  if (!any_last) return;  // every parent lives on: dropping our references is all
+  DoomedNodes<T> doomed;
   move_out_if_last<T>(parents, doomed);
   while (!doomed.empty()) {
-    NodePtr<T> node = std::move(doomed.back());
-    doomed.pop_back();
+    NodePtr<T> node = doomed.pop();
     node->move_out_last_parents(doomed);
   }  // `node` is destroyed here, with no parents to recurse into
 }
@@ -114,7 +157,7 @@ struct _OpValue final : _Value<T> {
   bool is_leaf() const override { return false; }
   Parents<T> parents() const override { return {parents_.data(), N}; }
   void backward_step() override { backward_(*this); }
-  void move_out_last_parents(std::vector<NodePtr<T>>& doomed) override {
+  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
     detail::move_out_if_last<T>(parents_, doomed);
   }
 
@@ -137,7 +180,7 @@ struct _NaryValue final : _Value<T> {
   bool is_leaf() const override { return false; }
   Parents<T> parents() const override { return {parents_.data(), parents_.size()}; }
   void backward_step() override { backward_(*this, parents_); }
-  void move_out_last_parents(std::vector<NodePtr<T>>& doomed) override {
+  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
     detail::move_out_if_last<T>(parents_, doomed);
   }
 
@@ -197,7 +240,7 @@ class Value {
   using value_type = T;
 
   Value() : Value(T(0)) {}
-  Value(T data) : node_(std::make_shared<_Value<T>>(data)) {}  // NOLINT: numbers convert
+  Value(T data) : node_(make_node<_Value<T>>(data)) {}  // NOLINT: numbers convert
   explicit Value(NodePtr<T> node) : node_(std::move(node)) {}
 
   T data() const { return node_->data; }
@@ -231,14 +274,14 @@ class Value {
 // Makes the node of an op: its value, its parents and its backward step.
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, Backward backward) {
-  return Value<T>(std::make_shared<_OpValue<T, 1, Backward>>(
+  return Value<T>(make_node<_OpValue<T, 1, Backward>>(
       data, op, std::array<NodePtr<T>, 1>{a.node_ptr()}, std::move(backward)));
 }
 
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
                  Backward backward) {
-  return Value<T>(std::make_shared<_OpValue<T, 2, Backward>>(
+  return Value<T>(make_node<_OpValue<T, 2, Backward>>(
       data, op, std::array<NodePtr<T>, 2>{a.node_ptr(), b.node_ptr()},
       std::move(backward)));
 }
@@ -247,7 +290,7 @@ Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
 template <typename T, typename Backward>
 Value<T> make_nary_op(const char* op, T data, std::vector<NodePtr<T>> parents,
                       Backward backward) {
-  return Value<T>(std::make_shared<_NaryValue<T, Backward>>(
+  return Value<T>(make_node<_NaryValue<T, Backward>>(
       data, op, std::move(parents), std::move(backward)));
 }
 
