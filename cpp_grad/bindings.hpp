@@ -46,12 +46,9 @@ struct ValueOps {
   static bool same_node(const V& a, const V& b) { return a.node() == b.node(); }
 };
 
-// Models, optimizers and the training loop, with numpy buffers passed as
-// pointers (no element-by-element copies).
+// Making models, optimizers and trainers.
 template <typename T>
 struct ModelOps {
-  using V = Value<T>;
-
   static std::unique_ptr<Neuron<T>> neuron(std::size_t nin, const std::string& activation,
                                            std::uint64_t seed) {
     return std::make_unique<Neuron<T>>(nin, activation_from_name(activation), seed);
@@ -63,16 +60,6 @@ struct ModelOps {
   static std::unique_ptr<MLP<T>> mlp(std::size_t nin, const std::vector<std::size_t>& nouts,
                                      const std::string& activation, std::uint64_t seed) {
     return std::make_unique<MLP<T>>(nin, nouts, activation_from_name(activation), seed);
-  }
-
-  // A module applied to Values, or to plain numbers (which need no grads).
-  template <typename Module>
-  static std::vector<V> call_values(const Module& m, const std::vector<V>& x) {
-    return as_vector(m(x));
-  }
-  template <typename Module>
-  static std::vector<V> call_numbers(const Module& m, const T* x, std::size_t n) {
-    return as_vector(m(SharedConstants<T>(std::make_shared<const std::vector<T>>(x, x + n))));
   }
 
   // Every parameter's data in the order of parameters(): layer by layer,
@@ -96,27 +83,44 @@ struct ModelOps {
     return std::make_unique<Trainer<T>>(m, optimizer, loss_from_name(loss), batch_size, seed,
                                         threads);
   }
+};
 
-  template <typename Feature>
-  static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
-                                 std::size_t rows, std::size_t cols, double scale,
-                                 const typename Trainer<T>::Progress& progress) {
-    return trainer.train_epoch(Dataset<Feature>{x, y, rows, cols, scale}, progress);
+// A module (Neuron, Layer, MLP) applied to one sample: Values, or plain
+// numbers (which need no grads). Non-template members, so that cppyy has one
+// overload to call and hands C++ exceptions through as they are.
+template <typename Module>
+struct ModuleOps {
+  using T = typename Module::value_type;
+  using V = Value<T>;
+  static std::vector<V> call_values(const Module& m, const std::vector<V>& x) {
+    return as_vector(m(x));
   }
-  template <typename Feature>
-  static void predict(const MLP<T>& m, const Feature* x, std::size_t rows, std::size_t cols,
-                      double scale, T* out) {
-    cpp_grad::predict(m, Dataset<Feature>{x, nullptr, rows, cols, scale}, out);
-  }
-  template <typename Feature>
-  static double evaluate(const MLP<T>& m, const Feature* x, const std::int64_t* y,
-                         std::size_t rows, std::size_t cols, double scale) {
-    return cpp_grad::evaluate(m, Dataset<Feature>{x, y, rows, cols, scale});
+  static std::vector<V> call_numbers(const Module& m, const T* x, std::size_t n) {
+    return as_vector(m(SharedConstants<T>(std::make_shared<const std::vector<T>>(x, x + n))));
   }
 
  private:
   static std::vector<V> as_vector(std::vector<V> values) { return values; }
   static std::vector<V> as_vector(V value) { return {std::move(value)}; }
+};
+
+// The training loop and inference over numpy buffers of one feature type
+// (float, double or uint8_t), passed as pointers: no element-by-element copies.
+template <typename T, typename Feature>
+struct DataOps {
+  static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
+                                 std::size_t rows, std::size_t cols, double scale,
+                                 const typename Trainer<T>::Progress& progress) {
+    return trainer.train_epoch(Dataset<Feature>{x, y, rows, cols, scale}, progress);
+  }
+  static void predict(const MLP<T>& m, const Feature* x, std::size_t rows, std::size_t cols,
+                      double scale, T* out) {
+    cpp_grad::predict(m, Dataset<Feature>{x, nullptr, rows, cols, scale}, out);
+  }
+  static double evaluate(const MLP<T>& m, const Feature* x, const std::int64_t* y,
+                         std::size_t rows, std::size_t cols, double scale) {
+    return cpp_grad::evaluate(m, Dataset<Feature>{x, y, rows, cols, scale});
+  }
 };
 
 }  // namespace py

@@ -92,8 +92,7 @@ class Module:
         if len(x) != self.nin:
             raise ValueError(f"{self._name()} expects {self.nin} inputs, got {len(x)}")
         value_class = _VALUE_CLASSES[self.dtype]
-        ops = self._ops()
-        cpp_type = type(self._cpp).__cpp_name__
+        ops = cpp.py.ModuleOps[type(self._cpp).__cpp_name__]
         if isinstance(x, np.ndarray) and x.dtype.kind in "fiub" or all(
             isinstance(v, numbers.Real) for v in x
         ):
@@ -101,7 +100,7 @@ class Module:
             if not np.all(np.isfinite(numbers_)):
                 raise ValueError(f"{self._name()} inputs must be finite numbers, got NaN or Inf")
             with cpp_errors():
-                out = ops.call_numbers[cpp_type](self._cpp, numbers_, len(numbers_))
+                out = ops.call_numbers(self._cpp, numbers_, len(numbers_))
         else:
             values = []
             for i, v in enumerate(x):
@@ -115,7 +114,7 @@ class Module:
                         f"({self.dtype}), got {type(v).__name__}"
                     )
             with cpp_errors():
-                out = ops.call_values[cpp_type](self._cpp, values)
+                out = ops.call_values(self._cpp, values)
         out = list(out)
         return out[0] if len(out) == 1 else out
 
@@ -273,7 +272,8 @@ class MLP(Module):
         default lr 0.1, with optional ``momentum``). ``loss`` is
         ``"cross_entropy"`` (softmax on the logits), ``"mse"`` (against one-hot
         targets) or ``"hinge"``. A model with one output is a binary
-        classifier: labels 0/1, predicted class ``output > 0``.
+        classifier: labels 0/1 stand for targets -1/+1 (logistic loss for
+        ``"cross_entropy"``), and the predicted class is ``output > 0``.
 
         ``x`` may be float32, float64 or uint8; features are multiplied by
         ``x_scale`` as they are read (pass uint8 images with
@@ -311,7 +311,7 @@ class MLP(Module):
         for epoch in range(1, epochs + 1):
             with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
                 with cpp_errors():
-                    result = ops.train_epoch[_ctype(x)](
+                    result = self._data_ops(x).train_epoch(
                         trainer, x, y, len(x), self.nin, x_scale, report.callback
                     )
                 report.reraise()
@@ -333,7 +333,7 @@ class MLP(Module):
         x = self._check_x(x, "predict")
         out = np.empty((len(x), self.nout), dtype=self.dtype)
         with cpp_errors():
-            self._ops().predict[_ctype(x)](self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
+            self._data_ops(x).predict(self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
         return out
 
     def evaluate(self, x, y, x_scale=1.0) -> float:
@@ -341,8 +341,12 @@ class MLP(Module):
         x, y = self._check_xy(x, y, "evaluate")
         with cpp_errors():
             return float(
-                self._ops().evaluate[_ctype(x)](self._cpp, x, y, len(x), self.nin, _check_scale(x_scale))
+                self._data_ops(x).evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale))
             )
+
+    def _data_ops(self, x: np.ndarray):
+        """The C++ training and inference entry points for x's feature type."""
+        return cpp.py.DataOps[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
 
     # ---- saving ----------------------------------------------------------------
 
@@ -390,7 +394,10 @@ class MLP(Module):
         if not path.is_file():
             raise FileNotFoundError(f"no saved model at {path}")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            with data:
                 arrays = {key: data[key] for key in data.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
             raise ValueError(f"{path} is not a model saved by cpp_grad: {error}") from None
@@ -445,8 +452,7 @@ class MLP(Module):
         return x, np.ascontiguousarray(y, dtype=np.int64)
 
 
-def _ctype(x: np.ndarray) -> str:
-    return {"float32": "float", "float64": "double", "uint8": "uint8_t"}[x.dtype.name]
+_FEATURE_CTYPES = {"float32": "float", "float64": "double", "uint8": "uint8_t"}
 
 
 def _check_count(value, what: str, minimum: int) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -50,9 +51,26 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.hidden = [int(n) for n in args.hidden.split(",") if n.strip()]
     except ValueError:
         parser.error(f"--hidden takes comma-separated integers, got {args.hidden!r}")
+    if not args.hidden or min(args.hidden) < 1:
+        parser.error(f"--hidden sizes must be at least 1, got {args.hidden}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     return args
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory now, in MB (Linux only)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_resident_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def main(argv=None) -> int:
@@ -70,6 +88,7 @@ def main(argv=None) -> int:
     print(f"{model}; {len(x_train)} training and {len(x_test)} test images")
 
     def report(record):
+        record["rss_mb"] = resident_mb()
         print(
             f"epoch {record['epoch']}: loss {record['loss']:.4f}  train accuracy {record['accuracy']:.4f}  "
             f"test accuracy {record['val_accuracy']:.4f}  {record['seconds']:.2f} s",
@@ -118,6 +137,7 @@ def main(argv=None) -> int:
             "threads": args.threads,
             "train_samples": len(x_train),
             "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",
+            "peak_rss_mb": peak_resident_mb(),
             "per_epoch": history,
         }
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")

@@ -31,13 +31,35 @@ inline void check_label(const char* loss, std::size_t label, std::size_t classes
                                 " is out of range for " + std::to_string(classes) +
                                 " outputs");
 }
+
+// A model with one output is a binary classifier: label 0 or 1 stands for
+// the target y = -1 or +1, and the predicted class is output > 0.
+inline int binary_target(const char* loss, std::size_t label) {
+  if (label > 1)
+    throw std::invalid_argument(std::string(loss) + ": with 1 output the label must be 0 or 1, got " +
+                                std::to_string(label));
+  return label == 1 ? 1 : -1;
+}
 }  // namespace detail
+
+// Binary cross-entropy on one logit z: log(1 + e^(-y z)), y = +-1, written
+// so that the exponential never overflows. d/dz = -y * sigmoid(-y z).
+template <typename T>
+Value<T> logistic_loss(const Value<T>& z, std::size_t label) {
+  const T y = T(detail::binary_target("cross_entropy", label));
+  const T margin = -y * z.data();
+  const T loss = margin > 0 ? margin + std::log1p(std::exp(-margin)) : std::log1p(std::exp(margin));
+  return make_op("cross_entropy", loss, z, [z = z.node(), y](const _Value<T>& out) {
+    z->grad -= y * sigmoid_of(-y * z->data) * out.grad;
+  });
+}
 
 // -log softmax(z)[label] = log(sum_j e^z_j) - z_label. The largest logit is
 // subtracted before exponentiating (log-sum-exp), so no e^z overflows.
-// d/dz_j = softmax(z)_j - [j == label].
+// d/dz_j = softmax(z)_j - [j == label]. One logit: the logistic loss.
 template <typename T>
 Value<T> cross_entropy(const std::vector<Value<T>>& logits, std::size_t label) {
+  if (logits.size() == 1) return logistic_loss(logits[0], label);
   detail::check_label("cross_entropy", label, logits.size());
   T max = logits[0].data();
   for (const Value<T>& z : logits) max = std::max(max, z.data());
@@ -73,25 +95,23 @@ Value<T> mse(const std::vector<Value<T>>& outputs, const std::vector<T>& targets
                       });
 }
 
-// The seed's loss: mse against the one-hot vector of `label`.
+// The seed's loss: mse against the one-hot vector of `label` (one output:
+// against the target -1 or +1).
 template <typename T>
 Value<T> mse(const std::vector<Value<T>>& outputs, std::size_t label) {
+  if (outputs.size() == 1) return mse(outputs, std::vector<T>{T(detail::binary_target("mse", label))});
   detail::check_label("mse", label, outputs.size());
   std::vector<T> one_hot(outputs.size(), T(0));
   one_hot[label] = 1;
   return mse(outputs, one_hot);
 }
 
-// Max-margin loss. One output (micrograd's binary classifier): the label 0 or
-// 1 stands for y = -1 or +1 and the loss is max(0, 1 - y z). Several outputs:
+// Max-margin loss. One output (micrograd's binary classifier): max(0, 1 - y z). Several outputs:
 // the multiclass hinge sum_{j != label} max(0, 1 + z_j - z_label).
 template <typename T>
 Value<T> hinge(const std::vector<Value<T>>& outputs, std::size_t label) {
   if (outputs.size() == 1) {
-    if (label > 1)
-      throw std::invalid_argument("hinge: with 1 output the label must be 0 or 1, got " +
-                                  std::to_string(label));
-    const T y = label == 1 ? T(1) : T(-1);
+    const T y = T(detail::binary_target("hinge", label));
     return make_op("hinge", std::max(T(0), 1 - y * outputs[0].data()), outputs[0],
                    [z = outputs[0].node(), y](const _Value<T>& out) {
                      if (1 - y * z->data > 0) z->grad -= y * out.grad;

@@ -57,6 +57,7 @@ T activate(T x, Activation activation) {
 template <typename T>
 class Module {
  public:
+  using value_type = T;
   virtual ~Module() = default;
   virtual std::vector<Value<T>> parameters() const = 0;
   virtual void zero_grad() const {

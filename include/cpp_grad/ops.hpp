@@ -118,7 +118,7 @@ template <typename T>
 Value<T> pow(const Value<T>& a, Number<T> k) {
   return make_op("pow", std::pow(a.data(), k), a,
                  [a = a.node(), k](const _Value<T>& out) {
-                   a->grad += k * std::pow(a->data, k - 1) * out.grad;
+                   if (k != 0) a->grad += k * std::pow(a->data, k - 1) * out.grad;  // x^0 is flat, even at 0
                  });
 }
 
