@@ -11,7 +11,10 @@ Importing the package JIT-compiles the C++ headers through cppyy (once per
 process).
 """
 
+from .datasets import load_mnist
+from .draw import draw_dot
+from .gradcheck import GradcheckError, gradcheck
 from .value import Value, Value32
 
-__all__ = ["Value", "Value32"]
+__all__ = ["Value", "Value32", "draw_dot", "gradcheck", "GradcheckError", "load_mnist"]
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numbers
 
 from ._loader import CTYPES, cpp
+from .docs import apply_value_docs
 
 
 def _number(x, what: str) -> float:
@@ -126,3 +127,4 @@ def _pythonize(cls, ops, name: str, dtype: str):
 
 Value = _pythonize(cpp.Value[CTYPES["float64"]], cpp.py.ValueOps[CTYPES["float64"]], "Value", "float64")
 Value32 = _pythonize(cpp.Value[CTYPES["float32"]], cpp.py.ValueOps[CTYPES["float32"]], "Value32", "float32")
+Value, Value32 = apply_value_docs(Value), apply_value_docs(Value32)
