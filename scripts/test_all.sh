@@ -11,5 +11,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure
 
+echo "== C++ tests under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer =="
+cmake -S . -B build-sanitize -DCPP_GRAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-sanitize -j"$(nproc)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-sanitize --output-on-failure
+
 echo "== Python tests =="
 python3 -m pytest -q

@@ -81,6 +81,9 @@ struct _DotBase : _Value<T> {
       : block_(std::move(block)), w_(block_->leaves() + offset), offset_(offset), n_(n) {}
   const char* op() const override { return "dot"; }
   bool is_leaf() const override { return false; }
+  void zero_unlisted_parent_grads() override {
+    for (std::size_t i = 0; i <= n_; ++i) w_[i].grad = 0;
+  }
 
  protected:
   std::vector<NodePtr<T>> weights_and_bias() const {

@@ -65,12 +65,15 @@ Value<T> cross_entropy(const std::vector<Value<T>>& logits, std::size_t label) {
   for (const Value<T>& z : logits) max = std::max(max, z.data());
   T total = 0;
   for (const Value<T>& z : logits) total += std::exp(z.data() - max);
-  const T log_sum_exp = max + std::log(total);
-  return make_nary_op("cross_entropy", log_sum_exp - logits[label].data(), nodes_of(logits),
-                      [label, log_sum_exp](const _Value<T>& out,
-                                           const std::vector<NodePtr<T>>& z) {
+  const T log_total = std::log(total);
+  // (max - z_label) + log(total) rather than log_sum_exp - z_label: with large
+  // logits, a difference of two large numbers would lose the small one's digits.
+  return make_nary_op("cross_entropy", (max - logits[label].data()) + log_total,
+                      nodes_of(logits),
+                      [label, max, log_total](const _Value<T>& out,
+                                              const std::vector<NodePtr<T>>& z) {
                         for (std::size_t j = 0; j < z.size(); ++j) {
-                          const T softmax = std::exp(z[j]->data - log_sum_exp);
+                          const T softmax = std::exp((z[j]->data - max) - log_total);
                           z[j]->grad += (softmax - T(j == label)) * out.grad;
                         }
                       });

@@ -100,11 +100,14 @@ class Adam : public Optimizer<T> {
   long t_ = 0;
 };
 
-// "sgd" or "adam"; lr <= 0 means the optimizer's default (0.1 or 0.003).
+// "sgd" or "adam"; lr = 0 means the optimizer's default (0.1 or 0.003).
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const std::string& name,
                                              std::vector<Value<T>> params, T lr = 0,
                                              T momentum = 0) {
+  if (!(lr >= 0) || !std::isfinite(lr))
+    throw std::invalid_argument("the learning rate must be a positive number (or 0 for the "
+                                "default), got " + std::to_string(lr));
   if (name == "sgd") return std::make_unique<SGD<T>>(std::move(params), lr > 0 ? lr : T(0.1), momentum);
   if (name == "adam") return std::make_unique<Adam<T>>(std::move(params), lr > 0 ? lr : T(0.003));
   throw std::invalid_argument("unknown optimizer '" + name + "': expected 'sgd' or 'adam'");

@@ -52,8 +52,23 @@ constexpr std::size_t max_cached_blocks() {
   return (std::size_t(32) << 20) / Size;
 }
 
+// Under AddressSanitizer every node goes straight to operator new/delete, so
+// that a use after free is still caught rather than hidden by reuse.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kPoolNodes = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kPoolNodes = false;
+#else
+constexpr bool kPoolNodes = true;
+#endif
+#else
+constexpr bool kPoolNodes = true;
+#endif
+
 template <std::size_t Size>
 void* pool_allocate() {
+  if (!kPoolNodes) return ::operator new(Size);
   FreeList& list = free_list<Size>();
   if (FreeList::Block* block = list.head) {
     list.head = block->next;
@@ -65,6 +80,7 @@ void* pool_allocate() {
 
 template <std::size_t Size>
 void pool_free(void* p) {
+  if (!kPoolNodes) return ::operator delete(p);
   FreeList& list = free_list<Size>();
   if (list.closed || list.count >= max_cached_blocks<Size>()) {
     ::operator delete(p);

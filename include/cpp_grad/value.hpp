@@ -81,6 +81,9 @@ struct _Value {
   }
   // Adds this node's gradient contribution to its parents' grads.
   virtual void backward_step() {}
+  // Zeroes the grads of the parents that parents() leaves out (a fused
+  // node's weights), for zero_grad().
+  virtual void zero_unlisted_parent_grads() {}
   // Called on a node nobody else holds, just before it is destroyed: move out
   // the parents that would die with it, so that teardown is a loop, not a
   // recursion (see release_parents in this file).
@@ -254,7 +257,12 @@ class Value {
   // Zeroes the grad of every node behind this one, leaves included.
   void zero_grad() {
     walk_children_first(
-        node_.get(), [](_Value<T>* node) { node->grad = 0; }, [](_Value<T>*) {});
+        node_.get(),
+        [](_Value<T>* node) {
+          node->grad = 0;
+          node->zero_unlisted_parent_grads();
+        },
+        [](_Value<T>*) {});
   }
 
   // Every parent of this node (for drawing and exploring the graph).

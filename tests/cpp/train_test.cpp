@@ -1,0 +1,323 @@
+// Tests for include/cpp_grad/train.hpp: the Trainer on small synthetic
+// problems, determinism, predict/evaluate, and argument checks.
+#include "cpp_grad/train.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "cpp_grad/nn.hpp"
+#include "cpp_grad/optim.hpp"
+#include "cpp_grad/random.hpp"
+
+namespace {
+
+using cpp_grad::Activation;
+using cpp_grad::Adam;
+using cpp_grad::Dataset;
+using cpp_grad::EpochResult;
+using cpp_grad::Loss;
+using cpp_grad::MLP;
+using cpp_grad::Trainer;
+
+// Three well separated 2-d blobs: the class is the nearest of three centres;
+// each point lies within 1 of its centre, and the centres are 4 apart.
+struct Blobs {
+  std::vector<double> x;
+  std::vector<std::int64_t> y;
+  std::size_t rows = 0;
+  Dataset<double> dataset() const { return {x.data(), y.data(), rows, 2}; }
+};
+
+Blobs make_blobs(std::size_t rows, std::uint64_t seed) {
+  const double centres[3][2] = {{-2, -2}, {2, -2}, {0, 2}};
+  cpp_grad::Random rng(seed);
+  Blobs blobs;
+  blobs.rows = rows;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::size_t label = i % 3;
+    blobs.x.push_back(centres[label][0] + rng.uniform(-1, 1));
+    blobs.x.push_back(centres[label][1] + rng.uniform(-1, 1));
+    blobs.y.push_back(std::int64_t(label));
+  }
+  return blobs;
+}
+
+template <typename T>
+std::vector<T> weights_of(const MLP<T>& model) {
+  std::vector<T> out;
+  for (const auto& p : model.parameters()) out.push_back(p.data());
+  return out;
+}
+
+// Trains a fresh model for `epochs` and returns its weights.
+template <typename T>
+std::vector<T> train_weights(const Blobs& blobs, std::uint64_t seed, std::size_t threads,
+                             int epochs = 2) {
+  MLP<T> model(2, {8, 3}, Activation::relu, seed);
+  Adam<T> adam(model.parameters(), T(0.01));
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 16, seed, threads);
+  for (int e = 0; e < epochs; ++e) trainer.train_epoch(blobs.dataset());
+  return weights_of(model);
+}
+
+template <typename T>
+class TrainTest : public ::testing::Test {};
+using FloatTypes = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(TrainTest, FloatTypes);
+
+TYPED_TEST(TrainTest, LearnsSeparableBlobsWithAdam) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(300, 1);
+  MLP<T> model(2, {16, 3}, Activation::relu, 2);
+  Adam<T> adam(model.parameters(), T(0.02));
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 16, 3);
+  const double before = cpp_grad::evaluate(model, blobs.dataset());
+  EpochResult last;
+  for (int epoch = 0; epoch < 5; ++epoch) last = trainer.train_epoch(blobs.dataset());
+  EXPECT_LT(before, 0.5);  // the untrained model is no good: training did the work
+  EXPECT_GT(cpp_grad::evaluate(model, blobs.dataset()), 0.95);
+  EXPECT_GT(last.accuracy, 0.9);
+  EXPECT_LT(last.loss, 0.5);
+  EXPECT_EQ(last.samples, 300u);
+  EXPECT_FALSE(last.stopped);
+  EXPECT_GE(last.seconds, 0.0);
+  // Held-out points from the same blobs.
+  EXPECT_GT(cpp_grad::evaluate(model, make_blobs(150, 99).dataset()), 0.95);
+}
+
+// Other losses learn too: mse against one-hot and the multiclass hinge with
+// Adam, and every loss on one output (binary, labels 0/1) with SGD.
+TYPED_TEST(TrainTest, LearnsWithOtherLossesAndSgd) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(300, 4);
+  for (Loss loss : {Loss::mse, Loss::hinge}) {
+    MLP<T> model(2, {16, 3}, Activation::tanh, 5);
+    Adam<T> adam(model.parameters(), T(0.02));
+    Trainer<T> trainer(model, adam, loss, 16, 6);
+    for (int epoch = 0; epoch < 5; ++epoch) trainer.train_epoch(blobs.dataset());
+    EXPECT_GT(cpp_grad::evaluate(model, blobs.dataset()), 0.95) << int(loss);
+  }
+  // Binary: class 2 against the rest, one score output.
+  Blobs binary = blobs;
+  for (std::int64_t& y : binary.y) y = y == 2 ? 1 : 0;
+  for (Loss loss : {Loss::cross_entropy, Loss::mse, Loss::hinge}) {
+    MLP<T> model(2, {8, 1}, Activation::relu, 7);
+    cpp_grad::SGD<T> sgd(model.parameters(), T(0.01), T(0.9));
+    Trainer<T> trainer(model, sgd, loss, 8, 8);
+    for (int epoch = 0; epoch < 5; ++epoch) trainer.train_epoch(binary.dataset());
+    EXPECT_GT(cpp_grad::evaluate(model, binary.dataset()), 0.95) << int(loss);
+  }
+}
+
+TYPED_TEST(TrainTest, SameSeedGivesBitIdenticalWeights) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(200, 11);
+  const std::vector<T> a = train_weights<T>(blobs, 21, 1);
+  const std::vector<T> b = train_weights<T>(blobs, 21, 1);
+  const std::vector<T> c = train_weights<T>(blobs, 22, 1);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+// Shards run on threads, but their grads are added in a fixed order: two runs
+// with threads = 2 match bit for bit, and the result stays close to threads = 1.
+TYPED_TEST(TrainTest, TwoThreadsAreDeterministic) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(200, 12);
+  const std::vector<T> a = train_weights<T>(blobs, 31, 2);
+  const std::vector<T> b = train_weights<T>(blobs, 31, 2);
+  EXPECT_EQ(a, b);
+  const std::vector<T> three_a = train_weights<T>(blobs, 31, 3);
+  const std::vector<T> three_b = train_weights<T>(blobs, 31, 3);
+  EXPECT_EQ(three_a, three_b);
+
+  // One epoch: threads only reorder the sums, so the weights barely move apart.
+  const std::vector<T> one = train_weights<T>(blobs, 31, 1, 1);
+  const std::vector<T> two = train_weights<T>(blobs, 31, 2, 1);
+  ASSERT_EQ(one.size(), two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) EXPECT_NEAR(double(one[i]), double(two[i]), 1e-3);
+}
+
+TYPED_TEST(TrainTest, MultiThreadedTrainingLearns) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(300, 13);
+  MLP<T> model(2, {16, 3}, Activation::relu, 2);
+  Adam<T> adam(model.parameters(), T(0.02));
+  // A batch of 5 over 4 threads: shards of 1 and 2 rows.
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 5, 3, 4);
+  for (int epoch = 0; epoch < 3; ++epoch) trainer.train_epoch(blobs.dataset());
+  EXPECT_GT(cpp_grad::evaluate(model, blobs.dataset()), 0.95);
+}
+
+TYPED_TEST(TrainTest, PredictAndEvaluateShapes) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(30, 14);
+  MLP<T> model(2, {5, 3}, Activation::relu, 1);
+  const T sentinel = T(-12345);
+  std::vector<T> out(30 * 3 + 4, sentinel);
+  cpp_grad::predict(model, blobs.dataset(), out.data());
+  for (std::size_t i = 30 * 3; i < out.size(); ++i) EXPECT_EQ(out[i], sentinel);  // no overrun
+  std::size_t correct = 0;
+  for (std::size_t r = 0; r < 30; ++r) {
+    std::vector<T> row(3);
+    model.predict_row(blobs.x.data() + 2 * r, row.data());
+    for (std::size_t j = 0; j < 3; ++j) EXPECT_EQ(out[r * 3 + j], row[j]);
+    correct += cpp_grad::predicted_class(row.data(), 3) == std::size_t(blobs.y[r]);
+  }
+  const double accuracy = cpp_grad::evaluate(model, blobs.dataset());
+  EXPECT_DOUBLE_EQ(accuracy, double(correct) / 30);
+  EXPECT_GE(accuracy, 0.0);
+  EXPECT_LE(accuracy, 1.0);
+
+  // predict needs no labels.
+  Dataset<double> unlabelled{blobs.x.data(), nullptr, 30, 2};
+  EXPECT_NO_THROW(cpp_grad::predict(model, unlabelled, out.data()));
+  EXPECT_THROW(cpp_grad::evaluate(model, unlabelled), std::invalid_argument);
+}
+
+TEST(TrainPredictedClass, ArgmaxAndSign) {
+  const double three[] = {0.1, 0.7, 0.2};
+  EXPECT_EQ(cpp_grad::predicted_class(three, 3), 1u);
+  const double tie[] = {0.5, 0.5};
+  EXPECT_EQ(cpp_grad::predicted_class(tie, 2), 0u);  // first of equals
+  const double positive[] = {0.3}, negative[] = {-0.3};
+  EXPECT_EQ(cpp_grad::predicted_class(positive, 1), 1u);
+  EXPECT_EQ(cpp_grad::predicted_class(negative, 1), 0u);
+}
+
+// uint8 pixels with scale 1/255 are the same as the doubles x * (1/255).
+TYPED_TEST(TrainTest, Uint8FeaturesWithScale) {
+  using T = TypeParam;
+  const std::size_t rows = 60, cols = 4;
+  cpp_grad::Random rng(15);
+  std::vector<std::uint8_t> pixels(rows * cols);
+  std::vector<double> scaled(rows * cols);
+  std::vector<std::int64_t> labels(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    labels[r] = std::int64_t(r % 2);
+    for (std::size_t c = 0; c < cols; ++c) {
+      // Class 1 is bright in the first two pixels, class 0 in the last two.
+      const bool bright = (c < 2) == (labels[r] == 1);
+      const std::uint8_t v = std::uint8_t(bright ? 200 + rng.below(56) : rng.below(56));
+      pixels[r * cols + c] = v;
+      scaled[r * cols + c] = v * (1.0 / 255);  // what `scale` does: multiply
+    }
+  }
+  Dataset<std::uint8_t> bytes{pixels.data(), labels.data(), rows, cols, 1.0 / 255};
+  Dataset<double> doubles{scaled.data(), labels.data(), rows, cols};
+
+  MLP<T> model(cols, {6, 2}, Activation::relu, 3);
+  std::vector<T> from_bytes(rows * 2), from_doubles(rows * 2);
+  cpp_grad::predict(model, bytes, from_bytes.data());
+  cpp_grad::predict(model, doubles, from_doubles.data());
+  EXPECT_EQ(from_bytes, from_doubles);
+
+  // Training on bytes and on the scaled doubles takes the same steps.
+  MLP<T> twin(cols, {6, 2}, Activation::relu, 3);
+  Adam<T> adam(model.parameters(), T(0.05)), twin_adam(twin.parameters(), T(0.05));
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 8, 4);
+  Trainer<T> twin_trainer(twin, twin_adam, Loss::cross_entropy, 8, 4);
+  for (int epoch = 0; epoch < 5; ++epoch) {
+    trainer.train_epoch(bytes);
+    twin_trainer.train_epoch(doubles);
+  }
+  EXPECT_EQ(weights_of(model), weights_of(twin));
+  EXPECT_GT(cpp_grad::evaluate(model, bytes), 0.95);
+}
+
+TYPED_TEST(TrainTest, BadInputsThrow) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(30, 16);
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  Adam<T> adam(model.parameters());
+  Trainer<T> trainer(model, adam);
+  std::vector<T> out(100);
+
+  // Wrong number of columns.
+  Dataset<double> wrong_cols{blobs.x.data(), blobs.y.data(), 10, 3};
+  EXPECT_THROW(trainer.train_epoch(wrong_cols), std::invalid_argument);
+  EXPECT_THROW(cpp_grad::predict(model, wrong_cols, out.data()), std::invalid_argument);
+  EXPECT_THROW(cpp_grad::evaluate(model, wrong_cols), std::invalid_argument);
+
+  // Labels outside [0, classes).
+  for (std::int64_t bad : {std::int64_t(3), std::int64_t(-1), std::int64_t(1000)}) {
+    std::vector<std::int64_t> labels = blobs.y;
+    labels[7] = bad;
+    Dataset<double> data{blobs.x.data(), labels.data(), blobs.rows, 2};
+    EXPECT_THROW(trainer.train_epoch(data), std::invalid_argument) << bad;
+    EXPECT_THROW(cpp_grad::evaluate(model, data), std::invalid_argument) << bad;
+  }
+  // With one output the labels are 0 and 1.
+  MLP<T> binary(2, {4, 1}, Activation::relu, 1);
+  Adam<T> binary_adam(binary.parameters());
+  Trainer<T> binary_trainer(binary, binary_adam, Loss::hinge);
+  std::vector<std::int64_t> two = {0, 1, 2};
+  EXPECT_THROW(binary_trainer.train_epoch(Dataset<double>{blobs.x.data(), two.data(), 3, 2}),
+               std::invalid_argument);
+  EXPECT_NO_THROW(binary_trainer.train_epoch(Dataset<double>{blobs.x.data(), two.data(), 2, 2}));
+
+  // Empty data, missing buffers.
+  Dataset<double> empty{blobs.x.data(), blobs.y.data(), 0, 2};
+  EXPECT_THROW(trainer.train_epoch(empty), std::invalid_argument);
+  EXPECT_THROW(cpp_grad::predict(model, empty, out.data()), std::invalid_argument);
+  EXPECT_THROW(cpp_grad::evaluate(model, empty), std::invalid_argument);
+  Dataset<double> no_x{nullptr, blobs.y.data(), 10, 2};
+  EXPECT_THROW(trainer.train_epoch(no_x), std::invalid_argument);
+  Dataset<double> no_y{blobs.x.data(), nullptr, 10, 2};
+  EXPECT_THROW(trainer.train_epoch(no_y), std::invalid_argument);
+
+  // A batch of 0 and 0 threads.
+  EXPECT_THROW(Trainer<T>(model, adam, Loss::cross_entropy, 0), std::invalid_argument);
+  EXPECT_THROW(Trainer<T>(model, adam, Loss::cross_entropy, 8, 0, 0), std::invalid_argument);
+
+  // Nothing moved: the checks run before any step.
+  MLP<T> fresh(2, {4, 3}, Activation::relu, 1);
+  EXPECT_EQ(weights_of(model), weights_of(fresh));
+}
+
+// Progress is reported after each batch; returning false ends the epoch there.
+TYPED_TEST(TrainTest, ProgressCallbackStopsEarly) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(100, 17);
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  Adam<T> adam(model.parameters());
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 10);
+
+  std::vector<std::size_t> seen;
+  EpochResult full = trainer.train_epoch(blobs.dataset(), [&](std::size_t done, double loss) {
+    seen.push_back(done);
+    EXPECT_TRUE(std::isfinite(loss));
+    return true;
+  });
+  EXPECT_FALSE(full.stopped);
+  EXPECT_EQ(full.samples, 100u);
+  EXPECT_EQ(seen, (std::vector<std::size_t>{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}));
+
+  int calls = 0;
+  EpochResult stopped = trainer.train_epoch(blobs.dataset(), [&](std::size_t, double) {
+    return ++calls < 3;  // stop after the third batch
+  });
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(stopped.samples, 30u);
+  EXPECT_TRUE(std::isfinite(stopped.loss));
+  EXPECT_GE(stopped.accuracy, 0.0);
+  EXPECT_LE(stopped.accuracy, 1.0);
+
+  // A last batch smaller than batch_size is reported with the true count.
+  Dataset<double> odd{blobs.x.data(), blobs.y.data(), 25, 2};
+  seen.clear();
+  trainer.train_epoch(odd, [&](std::size_t done, double) {
+    seen.push_back(done);
+    return true;
+  });
+  EXPECT_EQ(seen, (std::vector<std::size_t>{10, 20, 25}));
+}
+
+}  // namespace
