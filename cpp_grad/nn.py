@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import cpp_errors
+from ._kernels import ensure_data_ops
 from ._loader import CTYPES, cpp
 from .value import Value, Value32
 
@@ -303,7 +304,8 @@ class MLP(Module):
                 raise TypeError("validation must be a pair (x_val, y_val)")
             x_val, y_val = self._check_xy(*validation, "validation")
 
-        ops = self._ops()
+        ensure_data_ops()
+        ops = cpp.py.TrainOps[CTYPES[self.dtype]]
         with cpp_errors():
             self._optimizer = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
             trainer = ops.trainer(self._cpp, self._optimizer, loss, batch_size, _check_seed(seed), threads)
@@ -346,6 +348,7 @@ class MLP(Module):
 
     def _data_ops(self, x: np.ndarray):
         """The C++ training and inference entry points for x's feature type."""
+        ensure_data_ops()
         return cpp.py.DataOps[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
 
     # ---- saving ----------------------------------------------------------------

@@ -21,3 +21,7 @@ else
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# Compile the training loop for this machine now (cached under ~/.cache/cpp_grad),
+# so that the first training run does not wait for it.
+python3 -c "from cpp_grad._kernels import ensure_data_ops; ensure_data_ops()"

@@ -52,9 +52,12 @@ constexpr std::size_t max_cached_blocks() {
   return (std::size_t(32) << 20) / Size;
 }
 
-// Under AddressSanitizer every node goes straight to operator new/delete, so
-// that a use after free is still caught rather than hidden by reuse.
-#if defined(__SANITIZE_ADDRESS__)
+// Where the free lists cost more than they save, nodes go straight to
+// operator new/delete:
+//  - under AddressSanitizer, so that a use after free is caught, not hidden;
+//  - in code JIT-compiled by cling (cppyy), whose thread_local accesses are
+//    calls, not a register offset: they made training twice as slow there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__CLING__)
 constexpr bool kPoolNodes = false;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
