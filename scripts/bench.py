@@ -44,7 +44,12 @@ TARGETS = {
 
 
 def run(cmd, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
+    # The checkout's package, whether or not it is installed.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(cmd, text=True, capture_output=True, env=env, **kwargs)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
+    return done
 
 
 def build_cpp(build_dir: Path) -> None:
