@@ -27,7 +27,18 @@ from ._loader import include_dir
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _SOURCE = _PACKAGE_DIR / "kernels.cpp"
-_FLAGS = ["-std=c++17", "-O3", "-DNDEBUG", "-march=native", "-fPIC", "-shared", "-pthread", "-ftls-model=initial-exec", "-fno-semantic-interposition", "-Wl,-Bsymbolic"]
+_FLAGS = [
+    "-std=c++17",
+    "-O3",
+    "-DNDEBUG",
+    "-march=native",
+    "-fPIC",
+    "-shared",
+    "-pthread",
+    "-ftls-model=initial-exec",
+    "-fno-semantic-interposition",
+    "-Wl,-Bsymbolic",
+]
 
 _state = {"ready": False, "library": None}
 

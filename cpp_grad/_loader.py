@@ -20,8 +20,7 @@ def include_dir() -> Path:
         if (candidate / _UMBRELLA).is_file():
             return candidate
     raise ImportError(
-        f"cpp_grad's C++ headers were not found next to {_PACKAGE_DIR}: "
-        "reinstall the package (pip install .)"
+        f"cpp_grad's C++ headers were not found next to {_PACKAGE_DIR}: reinstall the package (pip install .)"
     )
 
 

@@ -115,9 +115,7 @@ def write_idx(path, array) -> None:
     if array.dtype != np.uint8:
         raise ValueError(f"write_idx needs a uint8 array, got dtype {array.dtype}")
     if not 1 <= array.ndim <= _MAX_IDX_DIMS:
-        raise ValueError(
-            f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}"
-        )
+        raise ValueError(f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}")
     if max(array.shape) >= 2**32:
         raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
     magic = (_UINT8_TYPE_CODE << 8) | array.ndim
@@ -139,8 +137,7 @@ def _parse_idx(stream, path: Path, expected_magic: int | None) -> np.ndarray:
     magic_bytes = _read_up_to(stream, 4)
     if len(magic_bytes) < 4:
         raise ValueError(
-            f"{path}: file holds {len(magic_bytes)} bytes, "
-            "too few for the 4-byte IDX magic number"
+            f"{path}: file holds {len(magic_bytes)} bytes, too few for the 4-byte IDX magic number"
         )
     magic = int.from_bytes(magic_bytes, "big")
     _check_magic(path, magic, expected_magic)
@@ -165,8 +162,7 @@ def _check_magic(path: Path, magic: int, expected_magic: int | None) -> None:
     if expected_magic is not None:
         if magic != expected_magic:
             raise ValueError(
-                f"{path}: wrong IDX magic number: expected 0x{expected_magic:08X}, "
-                f"found 0x{magic:08X}"
+                f"{path}: wrong IDX magic number: expected 0x{expected_magic:08X}, found 0x{magic:08X}"
             )
         return
     ndim = magic & 0xFF
@@ -237,9 +233,7 @@ def _load_default():
     if env_value:
         env_path = _as_path(env_value)
         if not env_path.exists():
-            raise FileNotFoundError(
-                f"${ENV_VAR} is set to {env_value!r}, but {env_path} does not exist"
-            )
+            raise FileNotFoundError(f"${ENV_VAR} is set to {env_value!r}, but {env_path} does not exist")
         return _load_from(env_path)
     cache = _keras_cache_path()
     if cache.is_file():
@@ -293,14 +287,11 @@ def _load_npz(path: Path):
             names = sorted(archive.files)
             arrays = {key: archive[key] for key in NPZ_KEYS if key in names}
     except _NPZ_ERRORS as error:
-        raise ValueError(
-            f"{path} is not a readable .npz archive ({error!r})"
-        ) from error
+        raise ValueError(f"{path} is not a readable .npz archive ({error!r})") from error
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:
         raise ValueError(
-            f"{path} lacks the keys {missing}; it holds {names}, "
-            f"keras' MNIST layout needs {list(NPZ_KEYS)}"
+            f"{path} lacks the keys {missing}; it holds {names}, keras' MNIST layout needs {list(NPZ_KEYS)}"
         )
     return _validated(str(path), arrays)
 
@@ -328,8 +319,7 @@ def _find_idx_file(folder: Path, name: str) -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        f"MNIST IDX file {name} not found in {folder} "
-        f"(looked for {', '.join(c.name for c in candidates)})"
+        f"MNIST IDX file {name} not found in {folder} (looked for {', '.join(c.name for c in candidates)})"
     )
 
 
@@ -347,13 +337,9 @@ def _check_split(source: str, split: str, images, labels) -> None:
             dtype = getattr(array, "dtype", type(array).__name__)
             raise ValueError(f"{source}: {key} must be uint8, got {dtype}")
     if images.ndim != 3:
-        raise ValueError(
-            f"{source}: {x_key} must be 3-d (n, rows, cols), got shape {images.shape}"
-        )
+        raise ValueError(f"{source}: {x_key} must be 3-d (n, rows, cols), got shape {images.shape}")
     if labels.ndim != 1:
-        raise ValueError(
-            f"{source}: {y_key} must be 1-d (n,), got shape {labels.shape}"
-        )
+        raise ValueError(f"{source}: {y_key} must be 1-d (n,), got shape {labels.shape}")
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{source}: {images.shape[0]} {split} images but {labels.shape[0]} "
@@ -371,6 +357,4 @@ def _as_path(path) -> Path:
     try:
         return Path(os.fspath(path)).expanduser()
     except TypeError:
-        raise TypeError(
-            f"path must be a str or os.PathLike, got {type(path).__name__}"
-        ) from None
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None

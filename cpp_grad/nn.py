@@ -87,15 +87,16 @@ class Module:
                 raise ValueError(f"{self._name()} takes one sample (a 1-d array), got shape {x.shape}")
         elif not isinstance(x, (list, tuple)):
             raise TypeError(
-                f"{self._name()} takes a list or 1-d array of numbers or Values, "
-                f"got {type(x).__name__}"
+                f"{self._name()} takes a list or 1-d array of numbers or Values, got {type(x).__name__}"
             )
         if len(x) != self.nin:
             raise ValueError(f"{self._name()} expects {self.nin} inputs, got {len(x)}")
         value_class = _VALUE_CLASSES[self.dtype]
         ops = cpp.py.ModuleOps[type(self._cpp).__cpp_name__]
-        if isinstance(x, np.ndarray) and x.dtype.kind in "fiub" or all(
-            isinstance(v, numbers.Real) for v in x
+        if (
+            isinstance(x, np.ndarray)
+            and x.dtype.kind in "fiub"
+            or all(isinstance(v, numbers.Real) for v in x)
         ):
             numbers_ = np.asarray(x, dtype=self.dtype)
             if not np.all(np.isfinite(numbers_)):
@@ -168,7 +169,9 @@ class Layer(Module):
 
     def __repr__(self):
         kind = "Linear" if self.activation == "linear" else self.activation.capitalize()
-        return f"Layer of [{', '.join(f'{kind}Neuron({self.nin})' for _ in range(min(self.nout, 3)))}{', ...' if self.nout > 3 else ''}] ({self.nout} neurons)"
+        shown = ", ".join(f"{kind}Neuron({self.nin})" for _ in range(min(self.nout, 3)))
+        more = ", ..." if self.nout > 3 else ""
+        return f"Layer of [{shown}{more}] ({self.nout} neurons)"
 
 
 class MLP(Module):
@@ -342,9 +345,7 @@ class MLP(Module):
         """The fraction of rows whose predicted class equals their label."""
         x, y = self._check_xy(x, y, "evaluate")
         with cpp_errors():
-            return float(
-                self._data_ops(x).evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale))
-            )
+            return float(self._data_ops(x).evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale)))
 
     def _data_ops(self, x: np.ndarray):
         """The C++ training and inference entry points for x's feature type."""
@@ -451,7 +452,9 @@ class MLP(Module):
         classes = 2 if self.nout == 1 else self.nout
         if y.min() < 0 or y.max() >= classes:
             bad = y[(y < 0) | (y >= classes)][0]
-            raise ValueError(f"{what}: label {bad} is outside [0, {classes}) for a model with {self.nout} outputs")
+            raise ValueError(
+                f"{what}: label {bad} is outside [0, {classes}) for a model with {self.nout} outputs"
+            )
         return x, np.ascontiguousarray(y, dtype=np.int64)
 
 

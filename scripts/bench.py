@@ -53,7 +53,17 @@ def run(cmd, **kwargs) -> subprocess.CompletedProcess:
 
 
 def build_cpp(build_dir: Path) -> None:
-    run(["cmake", "-S", str(ROOT), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release", "-DCPP_GRAD_BUILD_TESTS=OFF"])
+    run(
+        [
+            "cmake",
+            "-S",
+            str(ROOT),
+            "-B",
+            str(build_dir),
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DCPP_GRAD_BUILD_TESTS=OFF",
+        ]
+    )
     run(["cmake", "--build", str(build_dir), "--target", "train_mnist", "bench_ops", "-j2"])
 
 
@@ -85,7 +95,15 @@ def time_import() -> dict:
 
 def python_run(data: str, args, out_dir: Path, k: int) -> dict:
     path = out_dir / f"python_run_{k}.json"
-    cmd = [sys.executable, str(ROOT / "scripts" / "train_mnist.py"), "--data", data, "--json", str(path), "--no-progress"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_mnist.py"),
+        "--data",
+        data,
+        "--json",
+        str(path),
+        "--no-progress",
+    ]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
     started = time.perf_counter()
@@ -163,16 +181,35 @@ def markdown(results: dict) -> str:
 
     py, cpp, torch = results["python"], results["cpp"], results.get("torch")
     rows = [
-        ("Python training, 3 epochs (s)", f"{py['train_seconds']:.2f}", "≤ 10", check(py["train_seconds"], 10)),
-        ("Python test accuracy", f"{py['test_accuracy']:.4f}", "≥ 0.95", check(py["test_accuracy"], 0.95, False)),
+        (
+            "Python training, 3 epochs (s)",
+            f"{py['train_seconds']:.2f}",
+            "≤ 10",
+            check(py["train_seconds"], 10),
+        ),
+        (
+            "Python test accuracy",
+            f"{py['test_accuracy']:.4f}",
+            "≥ 0.95",
+            check(py["test_accuracy"], 0.95, False),
+        ),
         ("Compiled C++ training (s)", f"{cpp['train_seconds']:.2f}", "", ""),
-        ("Python / C++ time", f"{results['python_over_cpp']:.3f}", "≤ 1.10", check(results["python_over_cpp"], 1.10)),
+        (
+            "Python / C++ time",
+            f"{results['python_over_cpp']:.3f}",
+            "≤ 1.10",
+            check(results["python_over_cpp"], 1.10),
+        ),
     ]
     if torch:
         rows += [
             (f"PyTorch {torch['version']} training (s)", f"{torch['train_seconds']:.2f}", "", ""),
-            ("Python / PyTorch time", f"{results['python_over_torch']:.2f}", "≤ 10 (stretch 3)",
-             check(results["python_over_torch"], 10)),
+            (
+                "Python / PyTorch time",
+                f"{results['python_over_torch']:.2f}",
+                "≤ 10 (stretch 3)",
+                check(results["python_over_torch"], 10),
+            ),
         ]
     else:
         rows.append(("PyTorch", "not installed", "", ""))
@@ -180,17 +217,38 @@ def markdown(results: dict) -> str:
         m = results["micrograd"]
         rows.append(("micrograd, per training sample (s)", f"{m['seconds_per_sample']:.2f}", "", ""))
     rows += [
-        ("Peak resident memory, Python run (MB)", f"{py['peak_rss_mb']:.0f}", "≤ 300", check(py["peak_rss_mb"], 300)),
-        ("Resident memory, epoch 1 → last (MB)",
-         f"{results['rss_first_epoch_mb']:.0f} → {results['rss_last_epoch_mb']:.0f} ({results['rss_growth']:+.1%})",
-         "within 5%", check(abs(results["rss_growth"]), 0.05)),
-        ("Generic op: build + backward + free (ns/op)",
-         f"{results['ops']['total_ns']:.1f} ({results['ops']['build_ns']:.0f} + {results['ops']['backward_ns']:.0f} "
-         f"+ {results['ops']['free_ns']:.0f})", "≤ 40", check(results["ops"]["total_ns"], 40)),
-        ("`import cpp_grad` (s)", f"{results['import']['import_seconds']:.2f}", "≤ 2",
-         check(results["import"]["import_seconds"], 2)),
-        ("`import cpp_grad` + first op, JIT included (s)", f"{results['import']['import_and_first_op_seconds']:.2f}",
-         "≤ 2", check(results["import"]["import_and_first_op_seconds"], 2)),
+        (
+            "Peak resident memory, Python run (MB)",
+            f"{py['peak_rss_mb']:.0f}",
+            "≤ 300",
+            check(py["peak_rss_mb"], 300),
+        ),
+        (
+            "Resident memory, epoch 1 → last (MB)",
+            f"{results['rss_first_epoch_mb']:.0f} → {results['rss_last_epoch_mb']:.0f} "
+            f"({results['rss_growth']:+.1%})",
+            "within 5%",
+            check(abs(results["rss_growth"]), 0.05),
+        ),
+        (
+            "Generic op: build + backward + free (ns/op)",
+            f"{results['ops']['total_ns']:.1f} ({results['ops']['build_ns']:.0f} + "
+            f"{results['ops']['backward_ns']:.0f} + {results['ops']['free_ns']:.0f})",
+            "≤ 40",
+            check(results["ops"]["total_ns"], 40),
+        ),
+        (
+            "`import cpp_grad` (s)",
+            f"{results['import']['import_seconds']:.2f}",
+            "≤ 2",
+            check(results["import"]["import_seconds"], 2),
+        ),
+        (
+            "`import cpp_grad` + first op, JIT included (s)",
+            f"{results['import']['import_and_first_op_seconds']:.2f}",
+            "≤ 2",
+            check(results["import"]["import_and_first_op_seconds"], 2),
+        ),
     ]
     lines = [
         f"Machine: {results['machine']}. {results['date']}. Train set: {results['train_samples']} images.",
@@ -204,7 +262,9 @@ def markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=os.environ.get("CPP_GRAD_MNIST"), help="mnist.npz (default $CPP_GRAD_MNIST)")
+    parser.add_argument(
+        "--data", default=os.environ.get("CPP_GRAD_MNIST"), help="mnist.npz (default $CPP_GRAD_MNIST)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench_results"))
     parser.add_argument("--repeats", type=int, default=2, help="runs of each trainer; the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
@@ -216,8 +276,12 @@ def main(argv=None) -> int:
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
     data = args.data
     idx_dir = Path(tempfile.mkdtemp(prefix="cpp_grad_idx_"))
-    for name, array in [("train-images-idx3-ubyte", x_train), ("train-labels-idx1-ubyte", y_train),
-                        ("t10k-images-idx3-ubyte", x_test), ("t10k-labels-idx1-ubyte", y_test)]:
+    for name, array in [
+        ("train-images-idx3-ubyte", x_train),
+        ("train-labels-idx1-ubyte", y_train),
+        ("t10k-images-idx3-ubyte", x_test),
+        ("t10k-labels-idx1-ubyte", y_test),
+    ]:
         write_idx(idx_dir / name, array)
     if data is None:  # found through keras' cache: hand the same files to the script
         data = str(idx_dir)
@@ -226,8 +290,11 @@ def main(argv=None) -> int:
     build_dir = Path(args.build_dir)
     build_cpp(build_dir)
 
-    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
-               "train_samples": args.limit or len(x_train)}
+    results = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "train_samples": args.limit or len(x_train),
+    }
     print("import time...", flush=True)
     results["import"] = time_import()
     python_runs, cpp_runs = [], []

@@ -54,8 +54,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
-        help="keras-layout mnist.npz or a folder of IDX files "
-        "(default: $CPP_GRAD_MNIST, then keras' cache)",
+        help="keras-layout mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, then keras' cache)",
     )
     parser.add_argument("out_dir", type=Path, help="folder to write the IDX files to")
     return parser.parse_args(argv)

@@ -29,11 +29,15 @@ from cpp_grad.nn import MLP
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", help="mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, keras' cache)")
+    parser.add_argument(
+        "--data", help="mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, keras' cache)"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--hidden", default="30", help="hidden layer sizes, comma separated (default 30)")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.003 for adam, 0.1 for sgd)")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: 0.003 for adam, 0.1 for sgd)"
+    )
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
     parser.add_argument("--loss", choices=["cross_entropy", "mse", "hinge"], default="cross_entropy")
@@ -41,7 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="threads per batch (default 2)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="train on the first N samples only")
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="train on the first N samples only"
+    )
     parser.add_argument("--save", metavar="PATH", help="write the trained model (.npz)")
     parser.add_argument("--json", metavar="PATH", help="write the run's figures as JSON")
     parser.add_argument("--plot", metavar="PATH", help="write a PNG of the loss, accuracy and test digits")
@@ -84,7 +90,9 @@ def main(argv=None) -> int:
     x_test = x_test.reshape(len(x_test), -1)
     pixel_scale = 1 / 255
 
-    model = MLP(x_train.shape[1], [*args.hidden, 10], activation=args.activation, dtype=args.dtype, seed=args.seed)
+    model = MLP(
+        x_train.shape[1], [*args.hidden, 10], activation=args.activation, dtype=args.dtype, seed=args.seed
+    )
     print(f"{model}; {len(x_train)} training and {len(x_test)} test images")
 
     def report(record):
@@ -115,7 +123,10 @@ def main(argv=None) -> int:
     wall_seconds = time.perf_counter() - started
     test_accuracy = model.evaluate(x_test, y_test, x_scale=pixel_scale)
     train_seconds = sum(record["seconds"] for record in history)
-    print(f"test accuracy {test_accuracy:.4f}; training {train_seconds:.2f} s ({wall_seconds:.2f} s with JIT and evaluation)")
+    print(
+        f"test accuracy {test_accuracy:.4f}; training {train_seconds:.2f} s "
+        f"({wall_seconds:.2f} s with JIT and evaluation)"
+    )
 
     if args.save:
         model.save(args.save)

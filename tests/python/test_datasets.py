@@ -101,12 +101,8 @@ def test_idx_header_layout(tmp_path):
     images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     write_idx(tmp_path / "images", images)
     write_idx(tmp_path / "labels", np.array([7, 1], dtype=np.uint8))
-    assert (tmp_path / "images").read_bytes() == (
-        struct.pack(">IIII", 0x803, 2, 3, 4) + images.tobytes()
-    )
-    assert (tmp_path / "labels").read_bytes() == struct.pack(
-        ">II", 0x801, 2
-    ) + b"\x07\x01"
+    assert (tmp_path / "images").read_bytes() == (struct.pack(">IIII", 0x803, 2, 3, 4) + images.tobytes())
+    assert (tmp_path / "labels").read_bytes() == struct.pack(">II", 0x801, 2) + b"\x07\x01"
 
 
 def test_read_idx_sniffs_gzip_without_suffix(tmp_path):
@@ -385,9 +381,7 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-IDX_PREFIXES = st.sampled_from(
-    [b"", b"\x00\x00\x08\x01", b"\x00\x00\x08\x03", b"PK\x03\x04"]
-)
+IDX_PREFIXES = st.sampled_from([b"", b"\x00\x00\x08\x01", b"\x00\x00\x08\x03", b"PK\x03\x04"])
 
 
 @FUZZ
