@@ -8,7 +8,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,7 +51,7 @@ struct Parents {
 // A graph node. A plain _Value is a leaf (an input or a parameter); nodes made
 // by ops derive from it and add their parents and their backward step.
 // Leaves are kept this small on purpose: a layer's weights are stored side by
-// side (see nn.hpp), and the fused dot product walks them in memory order.
+// side (see fused.hpp), and the fused dot product walks them in memory order.
 template <typename T>
 struct _Value {
   static_assert(std::is_floating_point<T>::value,
