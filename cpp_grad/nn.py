@@ -15,6 +15,7 @@ arrays, and ``predict``/``evaluate`` compute outputs without a graph.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import numbers
@@ -387,7 +388,7 @@ class MLP(Module):
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
-            with _suppress_os_error():
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
 
@@ -473,14 +474,6 @@ def _check_scale(x_scale) -> float:
     if isinstance(x_scale, bool) or not isinstance(x_scale, numbers.Real) or not math.isfinite(x_scale):
         raise ValueError(f"x_scale must be a finite number, got {x_scale!r}")
     return float(x_scale)
-
-
-class _suppress_os_error:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        return kind is not None and issubclass(kind, OSError)
 
 
 class _progress_bar:
