@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_mnist", "read_idx", "write_idx"]
+__all__ = ["load_mnist", "read_idx", "write_idx", "write_mnist_idx"]
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -124,6 +124,21 @@ def write_idx(path, array) -> None:
     with opener(path, "wb") as stream:
         stream.write(header)
         stream.write(np.ascontiguousarray(array).tobytes())
+
+
+def write_mnist_idx(folder, data) -> list:
+    """Write ``((x_train, y_train), (x_test, y_test))`` as the four raw IDX
+    files of the original distribution (what the compiled C++ trainer reads);
+    returns their paths. The folder is created if needed."""
+    folder = _as_path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_test, y_test) = data
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    paths = []
+    for key, (name, _) in IDX_FILES.items():
+        write_idx(folder / name, arrays[key])
+        paths.append(folder / name)
+    return paths
 
 
 def _is_gzip(path: Path) -> bool:

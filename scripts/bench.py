@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cpp_grad.datasets import load_mnist, write_idx  # noqa: E402
+from cpp_grad.datasets import load_mnist, write_mnist_idx  # noqa: E402
 
 TARGETS = {
     "python_train_seconds": 10.0,
@@ -276,13 +276,7 @@ def main(argv=None) -> int:
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
     data = args.data
     idx_dir = Path(tempfile.mkdtemp(prefix="cpp_grad_idx_"))
-    for name, array in [
-        ("train-images-idx3-ubyte", x_train),
-        ("train-labels-idx1-ubyte", y_train),
-        ("t10k-images-idx3-ubyte", x_test),
-        ("t10k-labels-idx1-ubyte", y_test),
-    ]:
-        write_idx(idx_dir / name, array)
+    write_mnist_idx(idx_dir, ((x_train, y_train), (x_test, y_test)))
     if data is None:  # found through keras' cache: hand the same files to the script
         data = str(idx_dir)
 
