@@ -47,18 +47,25 @@ def _check_dtype(dtype) -> str:
     return name
 
 
-def _check_size(value, what: str) -> int:
+def _check_integer(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}")
-    if value < 1:
-        raise ValueError(f"{what} must be at least 1, got {value}")
     return int(value)
 
 
+def _check_count(value, what: str, minimum: int = 1) -> int:
+    value = _check_integer(value, what)
+    if value < minimum:
+        raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    return value
+
+
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}: {seed!r}")
-    return int(seed) % (1 << 64)
+    return _check_integer(seed, "seed") % (1 << 64)
+
+
+def _neuron_kind(activation: str) -> str:
+    return "Linear" if activation == "linear" else activation.capitalize()
 
 
 def _check_choice(value, choices, what: str) -> str:
@@ -81,7 +88,7 @@ class Module:
     def _ops(self):
         return cpp.py.ModelOps[CTYPES[self.dtype]]
 
-    def _call(self, x):
+    def __call__(self, x):
         """Applies the module to one sample: a list or 1-d array of numbers or Values."""
         if isinstance(x, np.ndarray):
             if x.ndim != 1:
@@ -101,7 +108,11 @@ class Module:
         ):
             numbers_ = np.asarray(x, dtype=self.dtype)
             if not np.all(np.isfinite(numbers_)):
-                raise ValueError(f"{self._name()} inputs must be finite numbers, got NaN or Inf")
+                bad = int(np.flatnonzero(~np.isfinite(numbers_))[0])
+                raise ValueError(
+                    f"{self._name()} inputs must be finite numbers, got NaN or Inf "
+                    f"({numbers_[bad]} at input {bad})"
+                )
             with cpp_errors():
                 out = ops.call_numbers(self._cpp, numbers_, len(numbers_))
         else:
@@ -134,13 +145,11 @@ class Neuron(Module):
     """
 
     def __init__(self, nin, nonlin=True, activation="relu", dtype="float64", seed=0):
-        self.nin = _check_size(nin, "nin")
+        self.nin = _check_count(nin, "nin")
         self.dtype = _check_dtype(dtype)
         self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
         with cpp_errors():
             self._cpp = self._ops().neuron(self.nin, self.activation, _check_seed(seed))
-
-    __call__ = Module._call
 
     @property
     def w(self) -> list:
@@ -151,25 +160,22 @@ class Neuron(Module):
         return self._cpp.bias()
 
     def __repr__(self):
-        kind = "Linear" if self.activation == "linear" else self.activation.capitalize()
-        return f"{kind}Neuron({self.nin})"
+        return f"{_neuron_kind(self.activation)}Neuron({self.nin})"
 
 
 class Layer(Module):
     """``nout`` neurons over the same ``nin`` inputs; one output gives one Value."""
 
     def __init__(self, nin, nout, nonlin=True, activation="relu", dtype="float64", seed=0):
-        self.nin = _check_size(nin, "nin")
-        self.nout = _check_size(nout, "nout")
+        self.nin = _check_count(nin, "nin")
+        self.nout = _check_count(nout, "nout")
         self.dtype = _check_dtype(dtype)
         self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
         with cpp_errors():
             self._cpp = self._ops().layer(self.nin, self.nout, self.activation, _check_seed(seed))
 
-    __call__ = Module._call
-
     def __repr__(self):
-        kind = "Linear" if self.activation == "linear" else self.activation.capitalize()
+        kind = _neuron_kind(self.activation)
         shown = ", ".join(f"{kind}Neuron({self.nin})" for _ in range(min(self.nout, 3)))
         more = ", ..." if self.nout > 3 else ""
         return f"Layer of [{shown}{more}] ({self.nout} neurons)"
@@ -185,20 +191,18 @@ class MLP(Module):
     """
 
     def __init__(self, nin, nouts, activation="relu", dtype="float64", seed=0):
-        self.nin = _check_size(nin, "nin")
+        self.nin = _check_count(nin, "nin")
         if isinstance(nouts, numbers.Integral):
             nouts = [nouts]
         if not isinstance(nouts, (list, tuple)) or not nouts:
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        self.nouts = [_check_size(n, f"layer {i + 1}'s size") for i, n in enumerate(nouts)]
+        self.nouts = [_check_count(n, f"layer {i + 1}'s size") for i, n in enumerate(nouts)]
         self.nout = self.nouts[-1]
         self.activation = _check_choice(activation, ("relu", "tanh"), "activation")
         self.dtype = _check_dtype(dtype)
         self.seed = _check_seed(seed)
         with cpp_errors():
             self._cpp = self._ops().mlp(self.nin, self.nouts, self.activation, self.seed)
-
-    __call__ = Module._call
 
     @property
     def layers(self) -> list:
@@ -292,8 +296,8 @@ class MLP(Module):
         """
         x, y = self._check_xy(x, y, "fit")
         epochs = _check_count(epochs, "epochs", minimum=0)
-        batch_size = _check_size(batch_size, "batch_size")
-        threads = _check_size(threads, "threads")
+        batch_size = _check_count(batch_size, "batch_size")
+        threads = _check_count(threads, "threads")
         _check_choice(optimizer, _OPTIMIZERS, "optimizer")
         _check_choice(loss, _LOSSES, "loss")
         x_scale = _check_scale(x_scale)
@@ -327,8 +331,11 @@ class MLP(Module):
                 "accuracy": float(result.accuracy),
                 "seconds": float(result.seconds),
             }
-            if validation is not None:
-                record["val_accuracy"] = self.evaluate(x_val, y_val, x_scale=x_scale)
+            if validation is not None:  # checked once above, not again each epoch
+                with cpp_errors():
+                    record["val_accuracy"] = float(
+                        self._data_ops(x_val).evaluate(self._cpp, x_val, y_val, len(x_val), self.nin, x_scale)
+                    )
             history.append(record)
             if on_epoch_end is not None:
                 on_epoch_end(record)
@@ -460,14 +467,6 @@ class MLP(Module):
 
 
 _FEATURE_CTYPES = {"float32": "float", "float64": "double", "uint8": "uint8_t"}
-
-
-def _check_count(value, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__}: {value!r}")
-    if value < minimum:
-        raise ValueError(f"{what} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def _check_scale(x_scale) -> float:
