@@ -28,10 +28,8 @@ def _pythonize(cls, ops, name: str, dtype: str):
     get_grad, set_grad = cls.__dict__["grad"], cls.__dict__["set_grad"]
     get_op, get_parents = cls.__dict__["op"], cls.__dict__["parents"]
 
-    def __init__(self, data=0.0, *args, **kwargs):
-        if args or kwargs:  # cppyy passes extra arguments when copying
-            cpp_init(self, data, *args, **kwargs)
-        elif isinstance(data, cls):
+    def __init__(self, data=0.0):
+        if isinstance(data, cls):  # a second handle to the same node
             cpp_init(self, data)
         else:
             cpp_init(self, _number(data, "Value's data"))

@@ -78,7 +78,7 @@ SharedInputs<T> bundle(const std::vector<Value<T>>& xs) {
 template <typename T>
 struct _DotBase : _Value<T> {
   _DotBase(std::shared_ptr<ParameterBlock<T>> block, std::size_t offset, std::size_t n)
-      : block_(std::move(block)), w_(block_->leaves() + offset), offset_(offset), n_(n) {}
+      : block_(std::move(block)), w_(block_->leaves() + offset), n_(n) {}
   const char* op() const override { return "dot"; }
   bool is_leaf() const override { return false; }
   void zero_unlisted_parent_grads() override {
@@ -87,14 +87,15 @@ struct _DotBase : _Value<T> {
 
  protected:
   std::vector<NodePtr<T>> weights_and_bias() const {
+    const std::size_t offset = std::size_t(w_ - block_->leaves());
     std::vector<NodePtr<T>> out;
-    for (std::size_t i = 0; i <= n_; ++i) out.push_back(block_->parameter(offset_ + i).node_ptr());
+    for (std::size_t i = 0; i <= n_; ++i) out.push_back(block_->parameter(offset + i).node_ptr());
     return out;
   }
 
   std::shared_ptr<ParameterBlock<T>> block_;
   _Value<T>* w_;  // n_ weights, then the bias
-  std::size_t offset_, n_;
+  std::size_t n_;
 };
 
 // b + w . x over Values x.
@@ -103,7 +104,8 @@ struct _DotValue final : _DotBase<T> {
   _DotValue(std::shared_ptr<ParameterBlock<T>> block, std::size_t offset, SharedInputs<T> x)
       : _DotBase<T>(std::move(block), offset, x->size()), x_(std::move(x)) {
     const NodePtr<T>* x_nodes = x_->data();
-    this->data = weighted_sum(this->w_, this->n_, [x_nodes](std::size_t i) { return x_nodes[i]->data; });
+    this->data =
+        weighted_sum(this->w_, this->n_, [x_nodes](std::size_t i) { return x_nodes[i]->data; });
   }
   ~_DotValue() override {
     if (x_.use_count() == 1) detail::release_parents<T>(*x_);

@@ -202,7 +202,7 @@ class MLP : public Module<T> {
  public:
   MLP(std::size_t nin, const std::vector<std::size_t>& nouts,
       Activation hidden_activation = Activation::relu, std::uint64_t seed = 0)
-      : nin_(nin), hidden_activation_(hidden_activation), seed_(seed) {
+      : nin_(nin), hidden_activation_(hidden_activation) {
     if (nin == 0) throw std::invalid_argument("an MLP needs at least 1 input, got 0");
     if (nouts.empty()) throw std::invalid_argument("an MLP needs at least 1 layer");
     Random rng(seed);
@@ -289,8 +289,15 @@ class MLP : public Module<T> {
 
   template <typename F>
   void for_each_block_pair(const MLP& other, F f) {
-    if (other.nouts() != nouts() || other.nin_ != nin_)
-      throw std::invalid_argument("models have different shapes");
+    if (other.layers_.size() != layers_.size())
+      throw std::invalid_argument("models have different depths: " +
+                                  std::to_string(other.layers_.size()) + " and " +
+                                  std::to_string(layers_.size()) + " layers");
+    for (std::size_t l = 0; l < layers_.size(); ++l)
+      if (other.layers_[l].block().size() != layers_[l].block().size())
+        throw std::invalid_argument("models differ at layer " + std::to_string(l + 1) + ": " +
+                                    std::to_string(other.layers_[l].block().size()) + " and " +
+                                    std::to_string(layers_[l].block().size()) + " parameters");
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       _Value<T>* mine = layers_[l].block().leaves();
       const _Value<T>* theirs = other.layers_[l].block().leaves();
@@ -306,7 +313,6 @@ class MLP : public Module<T> {
 
   std::size_t nin_;
   Activation hidden_activation_;
-  std::uint64_t seed_;
   std::vector<Layer<T>> layers_;
 };
 

@@ -81,9 +81,9 @@ class Trainer {
 
   Trainer(MLP<T>& model, Optimizer<T>& optimizer, Loss loss = Loss::cross_entropy,
           std::size_t batch_size = 32, std::uint64_t seed = 0, std::size_t threads = 1)
-      : model_(model), optimizer_(optimizer), loss_(loss), batch_size_(batch_size), rng_(seed),
+      : model_(model), optimizer_(optimizer), loss_(loss),
+        batch_size_(checked_batch_size(batch_size)), rng_(seed),
         workers_(checked_threads(threads) - 1) {
-    if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1, got 0");
     for (std::size_t k = 1; k < threads; ++k)
       replicas_.push_back(std::make_unique<MLP<T>>(model.nin(), model.nouts(),
                                                    model.hidden_activation()));
@@ -124,6 +124,11 @@ class Trainer {
     std::size_t correct = 0;
   };
 
+  // Checked before the worker threads start.
+  static std::size_t checked_batch_size(std::size_t batch_size) {
+    if (batch_size < 1) throw std::invalid_argument("batch_size must be at least 1, got 0");
+    return batch_size;
+  }
   static std::size_t checked_threads(std::size_t threads) {
     if (threads < 1) throw std::invalid_argument("threads must be at least 1, got 0");
     return threads;
