@@ -39,22 +39,38 @@ Value<double> random_op(std::uint64_t kind, const Value<double>& a, const Value<
   }
 }
 
+// One step of the expression: an op and the window slots it reads and writes.
+// The whole program is drawn before the clock starts, so that the timing is the
+// engine's alone, not the random generator's.
+struct Step {
+  std::uint8_t kind, a, b, out;
+};
+
+constexpr std::size_t kWindow = 64;
+
+std::vector<Step> random_program(std::size_t ops, cpp_grad::Random& rng) {
+  std::vector<Step> program;
+  for (std::size_t nodes = 0; nodes < ops;) {
+    const Step step{std::uint8_t(rng.below(9)), std::uint8_t(rng.below(kWindow)),
+                    std::uint8_t(rng.below(kWindow)), std::uint8_t(rng.below(kWindow))};
+    program.push_back(step);
+    nodes += step.kind == 3 ? 3 : 1;
+  }
+  return program;
+}
+
 Timing run_once(std::size_t ops, std::uint64_t seed) {
   cpp_grad::Random rng(seed);
-  const std::size_t window = 64;
   std::vector<Value<double>> recent;
-  for (std::size_t i = 0; i < window; ++i) recent.emplace_back(rng.uniform(-1, 1));
-  std::vector<Value<double>> leaves = recent;
+  for (std::size_t i = 0; i < kWindow; ++i) recent.emplace_back(rng.uniform(-1, 1));
+  const std::vector<Value<double>> leaves = recent;
+  const std::vector<Step> program = random_program(ops, rng);
+  std::size_t nodes = 1;  // the root
+  for (const Step& step : program) nodes += step.kind == 3 ? 3 : 1;
 
-  std::size_t nodes = 0;
   const auto t0 = Clock::now();
-  while (nodes < ops) {
-    const std::uint64_t kind = rng.below(9);
-    const Value<double>& a = recent[rng.below(window)];
-    const Value<double>& b = recent[rng.below(window)];
-    recent[rng.below(window)] = random_op(kind, a, b);
-    nodes += kind == 3 ? 3 : 1;
-  }
+  for (const Step& step : program)
+    recent[step.out] = random_op(step.kind, recent[step.a], recent[step.b]);
   Value<double> root = cpp_grad::sum(recent);
   const auto t1 = Clock::now();
   root.backward();
