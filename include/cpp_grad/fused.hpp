@@ -78,9 +78,10 @@ SharedInputs<T> bundle(const std::vector<Value<T>>& xs) {
 template <typename T>
 struct _DotBase : _Value<T> {
   _DotBase(std::shared_ptr<ParameterBlock<T>> block, std::size_t offset, std::size_t n)
-      : block_(std::move(block)), w_(block_->leaves() + offset), n_(n) {}
+      : block_(std::move(block)), w_(block_->leaves() + offset), n_(n) {
+    this->kind = _Value<T>::Kind::kOtherParents;
+  }
   const char* op() const override { return "dot"; }
-  bool is_leaf() const override { return false; }
   void zero_unlisted_parent_grads() override {
     for (std::size_t i = 0; i <= n_; ++i) w_[i].grad = 0;
   }
@@ -126,9 +127,6 @@ struct _DotValue final : _DotBase<T> {
       x.grad += w[i].data * g;
     }
     w[this->n_].grad += g;
-  }
-  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
-    if (x_.use_count() == 1) detail::move_out_if_last<T>(*x_, doomed);
   }
 
  private:

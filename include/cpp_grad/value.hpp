@@ -27,11 +27,6 @@ class Value;
 template <typename T>
 using NodePtr = std::shared_ptr<_Value<T>>;
 
-namespace detail {
-template <typename T>
-class DoomedNodes;
-}
-
 // Makes a node of type `Node` (one allocation for the node and its control block).
 template <typename Node, typename... Args>
 std::shared_ptr<Node> make_node(Args&&... args) {
@@ -63,13 +58,26 @@ struct _Value {
   // their gradient down. 0 whenever no walk is running.
   std::uint32_t pending_children = 0;
 
+  // Where the graph walk finds this node's parents. The walk reads them for
+  // every node it passes, twice per backward(); these four bytes (otherwise
+  // padding) spare it two virtual calls per node, whose targets, in a graph of
+  // mixed ops, the CPU cannot predict. See walk_parents().
+  enum class Kind : std::uint8_t {
+    kLeaf,           // no parents
+    kInlineParents,  // an array of `inline_parent_count` NodePtrs at `inline_parents_offset` bytes
+    kOtherParents,   // parents() knows (n-ary and fused nodes)
+  };
+  Kind kind = Kind::kLeaf;
+  std::uint8_t inline_parent_count = 0;
+  std::uint16_t inline_parents_offset = 0;
+
   explicit _Value(T data_ = 0) : data(data_) {}
   _Value(const _Value&) = delete;
   _Value& operator=(const _Value&) = delete;
   virtual ~_Value() = default;
 
   virtual const char* op() const { return ""; }  // "" for leaves
-  virtual bool is_leaf() const { return true; }
+  bool is_leaf() const { return kind == Kind::kLeaf; }
   // The parents backward() must walk through (any that may have parents of
   // their own). A fused node may leave out parents that are leaves by
   // construction, such as a layer's weights; all_parents() lists every one.
@@ -83,10 +91,16 @@ struct _Value {
   // Zeroes the grads of the parents that parents() leaves out (a fused
   // node's weights), for zero_grad().
   virtual void zero_unlisted_parent_grads() {}
-  // Called on a node nobody else holds, just before it is destroyed: move out
-  // the parents that would die with it, so that teardown is a loop, not a
-  // recursion (see release_parents in this file).
-  virtual void move_out_last_parents(detail::DoomedNodes<T>& /*doomed*/) {}
+
+  // parents(), for the walk: the hot path of backward().
+  Parents<T> walk_parents() const {
+    if (kind == Kind::kInlineParents) {
+      const char* at = reinterpret_cast<const char*>(this) + inline_parents_offset;
+      return {reinterpret_cast<const NodePtr<T>*>(at), inline_parent_count};
+    }
+    if (kind == Kind::kLeaf) return {};
+    return parents();
+  }
 };
 
 namespace detail {
@@ -119,28 +133,34 @@ class DoomedNodes {
   std::vector<NodePtr<T>> overflow_;
 };
 
-// Moves each parent that only `node` still holds into `doomed`.
-template <typename T, typename Range>
-void move_out_if_last(Range& parents, DoomedNodes<T>& doomed) {
-  for (auto& p : parents)
-    if (p && p.use_count() == 1) doomed.push(std::move(p));
+// The teardown loop running on this thread, if any (see release_parents).
+template <typename T>
+DoomedNodes<T>*& running_teardown() {
+  thread_local DoomedNodes<T>* doomed = nullptr;  // a plain pointer: safe at thread exit
+  return doomed;
 }
 
 // Default shared_ptr teardown recurses once per node: dropping a
-// 10-million-node chain would overflow the stack. Instead a dying node hands
-// its last-held parents to this loop, which strips each of its own parents
-// before letting it go, so every destructor runs on a node with none left.
+// 10-million-node chain would overflow the stack. Instead the first dying
+// node starts a loop here, and every node destroyed inside it hands the
+// parents that would die with it to that loop rather than destroying them
+// itself. So each destructor runs on a node whose last-held parents are gone.
 template <typename T, typename Range>
 void release_parents(Range& parents) {
+  if (DoomedNodes<T>* doomed = running_teardown<T>()) {
+    for (auto& p : parents)
+      if (p && p.use_count() == 1) doomed->push(std::move(p));
+    return;  // the others live on: dropping our references is all
+  }
   bool any_last = false;
   for (auto& p : parents) any_last |= p && p.use_count() == 1;
-  if (!any_last) return;  // every parent lives on: dropping our references is all
+  if (!any_last) return;
   DoomedNodes<T> doomed;
-  move_out_if_last<T>(parents, doomed);
-  while (!doomed.empty()) {
-    NodePtr<T> node = doomed.pop();
-    node->move_out_last_parents(doomed);
-  }  // `node` is destroyed here, with no parents to recurse into
+  for (auto& p : parents)
+    if (p && p.use_count() == 1) doomed.push(std::move(p));
+  running_teardown<T>() = &doomed;
+  while (!doomed.empty()) doomed.pop();  // each destructor pushes its own parents
+  running_teardown<T>() = nullptr;
 }
 
 }  // namespace detail
@@ -149,19 +169,21 @@ void release_parents(Range& parents) {
 // (`out`); it captures raw pointers to the parents, which `parents_` keeps alive.
 template <typename T, std::size_t N, typename Backward>
 struct _OpValue final : _Value<T> {
-  _OpValue(T data_, const char* op_, std::array<NodePtr<T>, N> parents,
-           Backward backward)
-      : _Value<T>(data_), op_(op_), parents_(std::move(parents)),
-        backward_(std::move(backward)) {}
+  template <typename... Parent>
+  _OpValue(T data_, const char* op_, Backward backward, const Parent&... parents)
+      : _Value<T>(data_), op_(op_), parents_{parents...}, backward_(std::move(backward)) {
+    static_assert(sizeof...(Parent) == N && N < 256, "an op node lists N parents");
+    this->kind = _Value<T>::Kind::kInlineParents;
+    this->inline_parent_count = std::uint8_t(N);
+    this->inline_parents_offset = std::uint16_t(reinterpret_cast<const char*>(parents_.data()) -
+                                                reinterpret_cast<const char*>(
+                                                    static_cast<const _Value<T>*>(this)));
+  }
   ~_OpValue() override { detail::release_parents<T>(parents_); }
 
   const char* op() const override { return op_; }
-  bool is_leaf() const override { return false; }
   Parents<T> parents() const override { return {parents_.data(), N}; }
   void backward_step() override { backward_(*this); }
-  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
-    detail::move_out_if_last<T>(parents_, doomed);
-  }
 
  private:
   const char* op_;
@@ -175,16 +197,14 @@ struct _NaryValue final : _Value<T> {
   _NaryValue(T data_, const char* op_, std::vector<NodePtr<T>> parents,
              Backward backward)
       : _Value<T>(data_), op_(op_), parents_(std::move(parents)),
-        backward_(std::move(backward)) {}
+        backward_(std::move(backward)) {
+    this->kind = _Value<T>::Kind::kOtherParents;
+  }
   ~_NaryValue() override { detail::release_parents<T>(parents_); }
 
   const char* op() const override { return op_; }
-  bool is_leaf() const override { return false; }
   Parents<T> parents() const override { return {parents_.data(), parents_.size()}; }
   void backward_step() override { backward_(*this, parents_); }
-  void move_out_last_parents(detail::DoomedNodes<T>& doomed) override {
-    detail::move_out_if_last<T>(parents_, doomed);
-  }
 
  private:
   const char* op_;
@@ -206,7 +226,7 @@ void walk_children_first(_Value<T>* root, Discover discover, Visit visit) {
   while (!stack.empty()) {
     _Value<T>* node = stack.back();
     stack.pop_back();
-    for (const NodePtr<T>& parent : node->parents()) {
+    for (const NodePtr<T>& parent : node->walk_parents()) {
       if (parent->pending_children++ == 0) {
         discover(parent.get());
         stack.push_back(parent.get());
@@ -218,7 +238,7 @@ void walk_children_first(_Value<T>* root, Discover discover, Visit visit) {
     _Value<T>* node = stack.back();
     stack.pop_back();
     visit(node);
-    for (const NodePtr<T>& parent : node->parents())
+    for (const NodePtr<T>& parent : node->walk_parents())
       if (--parent->pending_children == 0) stack.push_back(parent.get());
   }
 }
@@ -281,16 +301,14 @@ class Value {
 // Makes the node of an op: its value, its parents and its backward step.
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, Backward backward) {
-  return Value<T>(make_node<_OpValue<T, 1, Backward>>(
-      data, op, std::array<NodePtr<T>, 1>{a.node_ptr()}, std::move(backward)));
+  return Value<T>(make_node<_OpValue<T, 1, Backward>>(data, op, std::move(backward), a.node_ptr()));
 }
 
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
                  Backward backward) {
-  return Value<T>(make_node<_OpValue<T, 2, Backward>>(
-      data, op, std::array<NodePtr<T>, 2>{a.node_ptr(), b.node_ptr()},
-      std::move(backward)));
+  return Value<T>(make_node<_OpValue<T, 2, Backward>>(data, op, std::move(backward),
+                                                      a.node_ptr(), b.node_ptr()));
 }
 
 // `backward(out, parents)` gets the node and its parents' shared_ptrs.
