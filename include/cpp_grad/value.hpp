@@ -147,17 +147,16 @@ DoomedNodes<T>*& running_teardown() {
 // itself. So each destructor runs on a node whose last-held parents are gone.
 template <typename T, typename Range>
 void release_parents(Range& parents) {
-  if (DoomedNodes<T>* doomed = running_teardown<T>()) {
-    for (auto& p : parents)
-      if (p && p.use_count() == 1) doomed->push(std::move(p));
-    return;  // the others live on: dropping our references is all
-  }
   bool any_last = false;
   for (auto& p : parents) any_last |= p && p.use_count() == 1;
-  if (!any_last) return;
+  if (!any_last) return;  // every parent lives on: dropping our references is all
+  const auto move_out_last = [&parents](DoomedNodes<T>& doomed) {
+    for (auto& p : parents)
+      if (p && p.use_count() == 1) doomed.push(std::move(p));
+  };
+  if (DoomedNodes<T>* running = running_teardown<T>()) return move_out_last(*running);
   DoomedNodes<T> doomed;
-  for (auto& p : parents)
-    if (p && p.use_count() == 1) doomed.push(std::move(p));
+  move_out_last(doomed);
   running_teardown<T>() = &doomed;
   while (!doomed.empty()) doomed.pop();  // each destructor pushes its own parents
   running_teardown<T>() = nullptr;
@@ -171,7 +170,7 @@ template <typename T, std::size_t N, typename Backward>
 struct _OpValue final : _Value<T> {
   template <typename... Parent>
   _OpValue(T data_, const char* op_, Backward backward, const Parent&... parents)
-      : _Value<T>(data_), op_(op_), parents_{parents...}, backward_(std::move(backward)) {
+      : _Value<T>(data_), parents_{parents...}, backward_(std::move(backward)), op_(op_) {
     static_assert(sizeof...(Parent) == N && N < 256, "an op node lists N parents");
     this->kind = _Value<T>::Kind::kInlineParents;
     this->inline_parent_count = std::uint8_t(N);
@@ -186,9 +185,10 @@ struct _OpValue final : _Value<T> {
   void backward_step() override { backward_(*this); }
 
  private:
-  const char* op_;
+  // The parents first: the walk reads them right after the node's header.
   std::array<NodePtr<T>, N> parents_;
   Backward backward_;
+  const char* op_;
 };
 
 // A node made by an op over any number of parents (sum, mean, losses).
