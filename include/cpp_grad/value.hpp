@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -164,16 +165,37 @@ void release_parents(Range& parents) {
 
 }  // namespace detail
 
-// A node made by an op with N parents. `Backward` is a lambda taking the node
-// (`out`); it captures raw pointers to the parents, which `parents_` keeps alive.
-template <typename T, std::size_t N, typename Backward>
+// A node made by an op on one or two Values. Its backward step is the op's
+// lambda, which captures raw pointers to the parents (`parents_` keeps them
+// alive) and perhaps a number.
+//
+// Every such node has this one type, whatever its op: the lambda is copied
+// into a small buffer and called through a function pointer. One node type is
+// one shared_ptr control-block type, so freeing a graph of mixed ops runs the
+// same code for every node and the CPU predicts its calls; with a type per op,
+// each free took two indirect calls the CPU could not predict.
+template <typename T>
 struct _OpValue final : _Value<T> {
-  template <typename... Parent>
-  _OpValue(T data_, const char* op_, Backward backward, const Parent&... parents)
-      : _Value<T>(data_), parents_{parents...}, backward_(std::move(backward)), op_(op_) {
-    static_assert(sizeof...(Parent) == N && N < 256, "an op node lists N parents");
+  // What a backward lambda may capture: raw pointers and numbers, at most two.
+  static constexpr std::size_t kCaptureBytes = 2 * sizeof(void*);
+  template <typename Backward>
+  static constexpr bool fits() {
+    return sizeof(Backward) <= kCaptureBytes && alignof(Backward) <= alignof(void*) &&
+           std::is_trivially_copyable<Backward>::value &&
+           std::is_trivially_destructible<Backward>::value;
+  }
+
+  template <typename Backward>
+  _OpValue(T data_, const char* op_, const Backward& backward, NodePtr<T> a, NodePtr<T> b)
+      : _Value<T>(data_), parents_{std::move(a), std::move(b)}, op_(op_) {
+    static_assert(fits<Backward>(),
+                  "a backward lambda may capture raw pointers and numbers only, at most two");
+    new (captures_) Backward(backward);
+    step_ = [](const void* captures, const _Value<T>& out) {
+      (*std::launder(static_cast<const Backward*>(captures)))(out);
+    };
     this->kind = _Value<T>::Kind::kInlineParents;
-    this->inline_parent_count = std::uint8_t(N);
+    this->inline_parent_count = parents_[1] ? 2 : 1;
     this->inline_parents_offset = std::uint16_t(reinterpret_cast<const char*>(parents_.data()) -
                                                 reinterpret_cast<const char*>(
                                                     static_cast<const _Value<T>*>(this)));
@@ -181,13 +203,14 @@ struct _OpValue final : _Value<T> {
   ~_OpValue() override { detail::release_parents<T>(parents_); }
 
   const char* op() const override { return op_; }
-  Parents<T> parents() const override { return {parents_.data(), N}; }
-  void backward_step() override { backward_(*this); }
+  Parents<T> parents() const override { return {parents_.data(), this->inline_parent_count}; }
+  void backward_step() override { step_(captures_, *this); }
 
  private:
   // The parents first: the walk reads them right after the node's header.
-  std::array<NodePtr<T>, N> parents_;
-  Backward backward_;
+  std::array<NodePtr<T>, 2> parents_;  // a unary op leaves the second empty
+  void (*step_)(const void* captures, const _Value<T>& out);
+  alignas(void*) unsigned char captures_[kCaptureBytes];
   const char* op_;
 };
 
@@ -300,15 +323,14 @@ class Value {
 
 // Makes the node of an op: its value, its parents and its backward step.
 template <typename T, typename Backward>
-Value<T> make_op(const char* op, T data, const Value<T>& a, Backward backward) {
-  return Value<T>(make_node<_OpValue<T, 1, Backward>>(data, op, std::move(backward), a.node_ptr()));
+Value<T> make_op(const char* op, T data, const Value<T>& a, const Backward& backward) {
+  return Value<T>(make_node<_OpValue<T>>(data, op, backward, a.node_ptr(), nullptr));
 }
 
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
-                 Backward backward) {
-  return Value<T>(make_node<_OpValue<T, 2, Backward>>(data, op, std::move(backward),
-                                                      a.node_ptr(), b.node_ptr()));
+                 const Backward& backward) {
+  return Value<T>(make_node<_OpValue<T>>(data, op, backward, a.node_ptr(), b.node_ptr()));
 }
 
 // `backward(out, parents)` gets the node and its parents' shared_ptrs.
