@@ -1,14 +1,24 @@
 // Generic-op benchmark: the cost of build + backward + free per op on a long
 // random expression graph built through the public C++ API (no fused nodes).
 //
-//   bench_ops [--ops N] [--repeats R] [--json PATH]
+//   bench_ops [--ops N] [--repeats R] [--json PATH] [--check]
 //
 // Each op takes one or two operands from a window of recent Values, as an
 // expression written by hand would, and is one of + - * / (Values or a
 // number), tanh, sigmoid, relu. The root sums the window. Prints the best of
 // R repeats, in nanoseconds per op (per node made).
+//
+// The same program also runs on a reference: plain structs in one array, raw
+// pointers, no ownership and nothing to free, walked backward once the way
+// cpp_grad walks (Kahn's algorithm) and once in reverse creation order (a
+// tape, as Stan Math does). It is not an engine anyone could use (a graph
+// lives exactly as long as the array), but it shows what the arithmetic, the
+// memory traffic and the walk cost on this machine, before any ownership.
+// --check compares the leaf gradients of the three (a CTest runs it small).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -25,20 +35,6 @@ struct Timing {
   double total() const { return build + backward + free; }
 };
 
-Value<double> random_op(std::uint64_t kind, const Value<double>& a, const Value<double>& b) {
-  switch (kind) {
-    case 0: return a + b;
-    case 1: return a - b;
-    case 2: return a * b;
-    case 3: return a / (b * b + 1.0);  // three nodes, and a divisor that is never 0
-    case 4: return tanh(a);
-    case 5: return sigmoid(a);
-    case 6: return relu(a);
-    case 7: return a * 0.5;
-    default: return 1.0 - a;
-  }
-}
-
 // One step of the expression: an op and the window slots it reads and writes.
 // The whole program is drawn before the clock starts, so that the timing is the
 // engine's alone, not the random generator's.
@@ -47,26 +43,71 @@ struct Step {
 };
 
 constexpr std::size_t kWindow = 64;
+constexpr std::uint8_t kDivide = 3;  // a / (b * b + 1): three nodes
 
-std::vector<Step> random_program(std::size_t ops, cpp_grad::Random& rng) {
+std::vector<Step> random_program(std::size_t ops, std::uint64_t seed) {
+  cpp_grad::Random rng(seed);
   std::vector<Step> program;
   for (std::size_t nodes = 0; nodes < ops;) {
     const Step step{std::uint8_t(rng.below(9)), std::uint8_t(rng.below(kWindow)),
                     std::uint8_t(rng.below(kWindow)), std::uint8_t(rng.below(kWindow))};
     program.push_back(step);
-    nodes += step.kind == 3 ? 3 : 1;
+    nodes += step.kind == kDivide ? 3 : 1;
   }
   return program;
 }
 
-Timing run_once(std::size_t ops, std::uint64_t seed) {
-  cpp_grad::Random rng(seed);
-  std::vector<Value<double>> recent;
-  for (std::size_t i = 0; i < kWindow; ++i) recent.emplace_back(rng.uniform(-1, 1));
-  const std::vector<Value<double>> leaves = recent;
-  const std::vector<Step> program = random_program(ops, rng);
+std::vector<double> window_start(std::uint64_t seed) {
+  cpp_grad::Random rng(~seed);
+  std::vector<double> xs;
+  for (std::size_t i = 0; i < kWindow; ++i) xs.push_back(rng.uniform(-1, 1));
+  return xs;
+}
+
+std::size_t node_count(const std::vector<Step>& program) {
   std::size_t nodes = 1;  // the root
-  for (const Step& step : program) nodes += step.kind == 3 ? 3 : 1;
+  for (const Step& step : program) nodes += step.kind == kDivide ? 3 : 1;
+  return nodes;
+}
+
+Timing per_node(std::size_t nodes, Clock::time_point t0, Clock::time_point t1, Clock::time_point t2,
+                Clock::time_point t3) {
+  const auto ns = [nodes](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::nano>(b - a).count() / double(nodes);
+  };
+  return {ns(t0, t1), ns(t1, t2), ns(t2, t3)};
+}
+
+// ---- cpp_grad ---------------------------------------------------------------
+Value<double> random_op(std::uint8_t kind, const Value<double>& a, const Value<double>& b) {
+  switch (kind) {
+    case 0:
+      return a + b;
+    case 1:
+      return a - b;
+    case 2:
+      return a * b;
+    case kDivide:
+      return a / (b * b + 1.0);  // a divisor that is never 0
+    case 4:
+      return tanh(a);
+    case 5:
+      return sigmoid(a);
+    case 6:
+      return relu(a);
+    case 7:
+      return a * 0.5;
+    default:
+      return 1.0 - a;
+  }
+}
+
+// Each run also reports the gradients of the window's starting leaves, so that
+// --check can compare the engine with the reference.
+Timing run_cpp_grad(const std::vector<Step>& program, const std::vector<double>& start,
+                    std::vector<double>& leaf_grads) {
+  std::vector<Value<double>> recent(start.begin(), start.end());
+  const std::vector<Value<double>> leaves = recent;
 
   const auto t0 = Clock::now();
   for (const Step& step : program)
@@ -78,33 +119,303 @@ Timing run_once(std::size_t ops, std::uint64_t seed) {
   root = Value<double>();
   recent.clear();
   const auto t3 = Clock::now();
+  leaf_grads.clear();
+  for (const Value<double>& leaf : leaves) leaf_grads.push_back(leaf.grad());
+  return per_node(node_count(program), t0, t1, t2, t3);
+}
 
-  const auto ns = [nodes](Clock::time_point a, Clock::time_point b) {
-    return std::chrono::duration<double, std::nano>(b - a).count() / double(nodes);
-  };
-  return {ns(t0, t1), ns(t1, t2), ns(t2, t3)};
+// ---- the reference: no ownership --------------------------------------------
+namespace reference {
+
+enum Op : std::uint8_t {
+  kLeaf,
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kAddK,
+  kMulK,
+  kKSub,
+  kTanh,
+  kSigmoid,
+  kRelu
+};
+
+struct Node {
+  double data, grad;
+  std::uint32_t pending;  // Kahn: children still to come; tape: reached from the root
+  Op op;
+  Node* a;
+  Node* b;
+  double k;
+};
+
+class Graph {
+ public:
+  explicit Graph(std::size_t capacity) { nodes_.reserve(capacity); }
+
+  Node* make(double data, Op op, Node* a = nullptr, Node* b = nullptr, double k = 0) {
+    if (nodes_.size() == nodes_.capacity()) {  // growing would move the nodes under their children
+      std::fprintf(stderr, "bench_ops: reference graph over capacity\n");
+      std::abort();
+    }
+    nodes_.push_back(Node{data, 0, 0, op, a, b, k});
+    return &nodes_.back();
+  }
+
+  Node* apply(std::uint8_t kind, Node* a, Node* b) {
+    switch (kind) {
+      case 0:
+        return make(a->data + b->data, kAdd, a, b);
+      case 1:
+        return make(a->data - b->data, kSub, a, b);
+      case 2:
+        return make(a->data * b->data, kMul, a, b);
+      case kDivide: {
+        Node* square = make(b->data * b->data, kMul, b, b);
+        Node* divisor = make(square->data + 1.0, kAddK, square, nullptr, 1.0);
+        return make(a->data / divisor->data, kDiv, a, divisor);
+      }
+      case 4:
+        return make(std::tanh(a->data), kTanh, a);
+      case 5:
+        return make(cpp_grad::sigmoid_of(a->data), kSigmoid, a);
+      case 6:
+        return make(cpp_grad::relu_of(a->data), kRelu, a);
+      case 7:
+        return make(a->data * 0.5, kMulK, a, nullptr, 0.5);
+      default:
+        return make(1.0 - a->data, kKSub, a, nullptr, 1.0);
+    }
+  }
+
+  // Kahn's algorithm over the root's parents, as cpp_grad's backward() does.
+  void backward_kahn(const std::vector<Node*>& root_parents) {
+    std::vector<Node*> stack;
+    for (Node* p : root_parents)
+      if (p->pending++ == 0) discover(p, stack);
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      for (Node* p : {node->a, node->b})
+        if (p && p->pending++ == 0) discover(p, stack);
+    }
+    for (Node* p : root_parents) p->grad += 1;
+    for (Node* p : root_parents)
+      if (--p->pending == 0) stack.push_back(p);
+    while (!stack.empty()) {
+      Node* node = stack.back();
+      stack.pop_back();
+      step(*node);
+      for (Node* p : {node->a, node->b})
+        if (p && --p->pending == 0) stack.push_back(p);
+    }
+  }
+
+  // One loop down the creation order, which is already a topological order.
+  void backward_tape(const std::vector<Node*>& root_parents) {
+    for (Node* p : root_parents) {
+      if (p->op != kLeaf && !p->pending) p->grad = 0;
+      p->pending = 1;
+    }
+    for (Node* p : root_parents) p->grad += 1;
+    for (auto node = nodes_.rbegin(); node != nodes_.rend(); ++node) {
+      if (!node->pending) continue;
+      node->pending = 0;
+      for (Node* p : {node->a, node->b}) {
+        if (p && !p->pending) {
+          if (p->op != kLeaf) p->grad = 0;
+          p->pending = 1;
+        }
+      }
+      step(*node);
+    }
+  }
+
+  void clear() { nodes_.clear(); }  // trivially destructible: nothing to free one by one
+
+ private:
+  static void discover(Node* node, std::vector<Node*>& stack) {
+    if (node->op != kLeaf) node->grad = 0;
+    stack.push_back(node);
+  }
+
+  static void step(const Node& n) {
+    const double g = n.grad;
+    switch (n.op) {
+      case kLeaf:
+        break;
+      case kAdd:
+        n.a->grad += g;
+        n.b->grad += g;
+        break;
+      case kSub:
+        n.a->grad += g;
+        n.b->grad -= g;
+        break;
+      case kMul:
+        n.a->grad += n.b->data * g;
+        n.b->grad += n.a->data * g;
+        break;
+      case kDiv:
+        n.a->grad += g / n.b->data;
+        n.b->grad -= g * n.data / n.b->data;
+        break;
+      case kAddK:
+        n.a->grad += g;
+        break;
+      case kMulK:
+        n.a->grad += n.k * g;
+        break;
+      case kKSub:
+        n.a->grad -= g;
+        break;
+      case kTanh:
+        n.a->grad += (1 - n.data * n.data) * g;
+        break;
+      case kSigmoid:
+        n.a->grad += n.data * (1 - n.data) * g;
+        break;
+      case kRelu:
+        if (n.a->data > 0) n.a->grad += g;
+        break;
+    }
+  }
+
+  std::vector<Node> nodes_;
+};
+
+enum class Walk { kKahn, kTape };
+
+Timing run(Graph& graph, const std::vector<Step>& program, const std::vector<double>& start,
+           Walk walk, std::vector<double>& leaf_grads) {
+  graph.clear();
+  std::vector<Node*> recent;
+  for (double x : start) recent.push_back(graph.make(x, kLeaf));
+  const std::vector<Node*> leaves = recent;
+
+  const auto t0 = Clock::now();
+  for (const Step& step : program)
+    recent[step.out] = graph.apply(step.kind, recent[step.a], recent[step.b]);
+  double root = 0;  // the root sums the window; its backward step gives each a 1
+  for (Node* x : recent) root += x->data;
+  const auto t1 = Clock::now();
+  if (walk == Walk::kKahn) {
+    graph.backward_kahn(recent);
+  } else {
+    graph.backward_tape(recent);
+  }
+  const auto t2 = Clock::now();
+  leaf_grads.clear();  // read before the clear, which only forgets the nodes
+  for (const Node* leaf : leaves) leaf_grads.push_back(leaf->grad);
+  graph.clear();
+  const auto t3 = Clock::now();
+  if (!std::isfinite(root)) std::printf("(root %g)\n", root);  // keeps the sum computed
+  return per_node(node_count(program), t0, t1, t2, t3);
+}
+
+}  // namespace reference
+
+// ---- main -------------------------------------------------------------------
+template <typename Run>
+Timing best_of(std::size_t repeats, Run run) {
+  Timing best;
+  for (std::size_t r = 0; r < repeats; ++r) {
+    const Timing t = run(r);
+    if (r == 0 || t.total() < best.total()) best = t;
+  }
+  return best;
+}
+
+std::string json_of(const Timing& t) {
+  char out[200];
+  std::snprintf(
+      out, sizeof out,
+      "{\"build_ns\": %.2f, \"backward_ns\": %.2f, \"free_ns\": %.2f, \"total_ns\": %.2f}", t.build,
+      t.backward, t.free, t.total());
+  return out;
+}
+
+// The largest difference between two runs' leaf gradients, relative to their size.
+double largest_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double worst = a.size() == b.size() ? 0 : INFINITY;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    const double scale = std::max({1.0, std::fabs(a[i]), std::fabs(b[i])});
+    const double difference = std::fabs(a[i] - b[i]) / scale;
+    worst = std::isnan(difference) ? INFINITY : std::max(worst, difference);
+  }
+  return worst;
 }
 
 int main(int argc, char** argv) {
   std::size_t ops = 2000000, repeats = 5;
   std::string json;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool check = false;
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--ops") ops = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (flag == "--repeats") repeats = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (flag == "--json") json = argv[i + 1];
+    const bool has_value = i + 1 < argc;
+    if (flag == "--check") {
+      check = true;
+    } else if (flag == "--ops" && has_value) {
+      ops = std::strtoull(argv[++i], nullptr, 10);
+    } else if (flag == "--repeats" && has_value) {
+      repeats = std::strtoull(argv[++i], nullptr, 10);
+    } else if (flag == "--json" && has_value) {
+      json = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: bench_ops [--ops N] [--repeats R] [--json PATH] [--check]\n");
+      return 2;
+    }
   }
-  Timing best;
+  if (ops == 0 || repeats == 0) {
+    std::fprintf(stderr, "bench_ops: --ops and --repeats must be positive\n");
+    return 2;
+  }
+  std::vector<std::vector<Step>> programs;
+  std::vector<std::vector<double>> starts;
   for (std::size_t r = 0; r < repeats; ++r) {
-    const Timing t = run_once(ops, 42 + r);
-    if (r == 0 || t.total() < best.total()) best = t;
+    programs.push_back(random_program(ops, 42 + r));
+    starts.push_back(window_start(42 + r));
   }
-  std::printf("%zu random ops: build %.1f ns, backward %.1f ns, free %.1f ns, total %.1f ns per op\n",
-              ops, best.build, best.backward, best.free, best.total());
+  std::vector<double> engine_grads, kahn_grads, tape_grads;  // of the last repeat
+  const Timing engine = best_of(
+      repeats, [&](std::size_t r) { return run_cpp_grad(programs[r], starts[r], engine_grads); });
+  std::size_t most_nodes = 0;
+  for (const std::vector<Step>& program : programs)
+    most_nodes = std::max(most_nodes, node_count(program));
+  reference::Graph graph(most_nodes + kWindow);
+  const Timing kahn = best_of(repeats, [&](std::size_t r) {
+    return reference::run(graph, programs[r], starts[r], reference::Walk::kKahn, kahn_grads);
+  });
+  const Timing tape = best_of(repeats, [&](std::size_t r) {
+    return reference::run(graph, programs[r], starts[r], reference::Walk::kTape, tape_grads);
+  });
+
+  const auto show = [ops](const char* what, const Timing& t) {
+    std::printf(
+        "%zu random ops, %-28s build %5.1f ns, backward %5.1f ns, free %5.1f ns, total %5.1f ns "
+        "per op\n",
+        ops, what, t.build, t.backward, t.free, t.total());
+  };
+  show("cpp_grad:", engine);
+  show("reference, Kahn walk:", kahn);
+  show("reference, creation order:", tape);
   if (!json.empty()) {
-    std::ofstream(json) << "{\"ops\": " << ops << ", \"build_ns\": " << best.build
-                        << ", \"backward_ns\": " << best.backward << ", \"free_ns\": " << best.free
-                        << ", \"total_ns\": " << best.total() << "}\n";
+    std::ofstream(json) << "{\"ops\": " << ops << ", \"repeats\": " << repeats
+                        << ", \"cpp_grad\": " << json_of(engine)
+                        << ", \"reference_kahn\": " << json_of(kahn)
+                        << ", \"reference_tape\": " << json_of(tape) << "}\n";
+  }
+  if (check) {
+    // The three did the same work: the same leaf gradients, up to rounding
+    // (the walks add a node's contributions in different orders).
+    const double worst = std::max(largest_difference(engine_grads, kahn_grads),
+                                  largest_difference(engine_grads, tape_grads));
+    std::printf("leaf gradients: cpp_grad and the reference differ by at most %.2g\n", worst);
+    if (!(worst < 1e-9)) {
+      std::fprintf(stderr, "bench_ops: cpp_grad and the reference disagree\n");
+      return 1;
+    }
   }
   return 0;
 }

@@ -211,9 +211,9 @@ struct _OpValue final : _Value<T> {
     };
     this->kind = _Value<T>::Kind::kInlineParents;
     this->inline_parent_count = parents_[1] ? 2 : 1;
-    this->inline_parents_offset = std::uint16_t(reinterpret_cast<const char*>(parents_.data()) -
-                                                reinterpret_cast<const char*>(
-                                                    static_cast<const _Value<T>*>(this)));
+    this->inline_parents_offset =
+        std::uint16_t(reinterpret_cast<const char*>(parents_.data()) -
+                      reinterpret_cast<const char*>(static_cast<const _Value<T>*>(this)));
   }
   ~_OpValue() override { detail::release_parents<T>(parents_); }
 
@@ -232,10 +232,8 @@ struct _OpValue final : _Value<T> {
 // A node made by an op over any number of parents (sum, mean, losses).
 template <typename T, typename Backward>
 struct _NaryValue final : _Value<T> {
-  _NaryValue(T data_, const char* op_, std::vector<NodePtr<T>> parents,
-             Backward backward)
-      : _Value<T>(data_), op_(op_), parents_(std::move(parents)),
-        backward_(std::move(backward)) {
+  _NaryValue(T data_, const char* op_, std::vector<NodePtr<T>> parents, Backward backward)
+      : _Value<T>(data_), op_(op_), parents_(std::move(parents)), backward_(std::move(backward)) {
     this->kind = _Value<T>::Kind::kOtherParents;
   }
   ~_NaryValue() override { detail::release_parents<T>(parents_); }
@@ -286,7 +284,10 @@ void walk_children_first(_Value<T>* root, Discover discover, Visit visit) {
 template <typename T>
 void backward(_Value<T>* root) {
   walk_children_first(
-      root, [](_Value<T>* node) { if (!node->is_leaf()) node->grad = 0; },
+      root,
+      [](_Value<T>* node) {
+        if (!node->is_leaf()) node->grad = 0;
+      },
       [root](_Value<T>* node) {
         if (node == root) node->grad += 1;
         node->backward_step();
@@ -350,10 +351,9 @@ Value<T> make_op(const char* op, T data, const Value<T>& a, const Value<T>& b,
 
 // `backward(out, parents)` gets the node and its parents' shared_ptrs.
 template <typename T, typename Backward>
-Value<T> make_nary_op(const char* op, T data, std::vector<NodePtr<T>> parents,
-                      Backward backward) {
-  return Value<T>(make_node<_NaryValue<T, Backward>>(
-      data, op, std::move(parents), std::move(backward)));
+Value<T> make_nary_op(const char* op, T data, std::vector<NodePtr<T>> parents, Backward backward) {
+  return Value<T>(
+      make_node<_NaryValue<T, Backward>>(data, op, std::move(parents), std::move(backward)));
 }
 
 }  // namespace cpp_grad
