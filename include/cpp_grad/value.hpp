@@ -338,8 +338,8 @@ class Value {
 };
 
 // Makes the node of an op: its value, its parents and its backward step, a
-// lambda taking the new node (`out`) that captures raw pointers to the
-// parents and at most one more pointer or number (see _OpValue).
+// lambda taking the new node (`out`) that captures at most two raw pointers
+// or numbers: the parents, or a parent and a constant (see _OpValue).
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, const Backward& backward) {
   return Value<T>(make_node<_OpValue<T>>(data, op, backward, a.node_ptr(), nullptr));
