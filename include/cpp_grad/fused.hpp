@@ -79,7 +79,7 @@ template <typename T>
 struct _DotBase : _Value<T> {
   _DotBase(std::shared_ptr<ParameterBlock<T>> block, std::size_t offset, std::size_t n)
       : block_(std::move(block)), w_(block_->leaves() + offset), n_(n) {
-    this->kind = _Value<T>::Kind::kOtherParents;
+    this->kind = _Value<T>::Kind::kOther;
   }
   const char* op() const override { return "dot"; }
   void zero_unlisted_parent_grads() override {

@@ -59,18 +59,16 @@ struct _Value {
   // their gradient down. 0 whenever no walk is running.
   std::uint32_t pending_children = 0;
 
-  // Where the graph walk finds this node's parents. The walk reads them for
-  // every node it passes, twice per backward(); these four bytes (otherwise
-  // padding) spare it two virtual calls per node, whose targets, in a graph of
-  // mixed ops, the CPU cannot predict. See walk_parents().
+  // What kind of node this is, so that the graph walk, which asks every node
+  // it passes for its parents twice per backward(), can read them without a
+  // virtual call (whose target, in a graph of mixed ops, the CPU cannot
+  // predict). See walk_parents(). It fits in what was padding.
   enum class Kind : std::uint8_t {
-    kLeaf,           // no parents
-    kInlineParents,  // an array of `inline_parent_count` NodePtrs at `inline_parents_offset` bytes
-    kOtherParents,   // parents() knows (n-ary and fused nodes)
+    kLeaf,   // no parents
+    kOp,     // an _OpValue: one or two parents, kept in the node
+    kOther,  // parents() knows (n-ary and fused nodes)
   };
   Kind kind = Kind::kLeaf;
-  std::uint8_t inline_parent_count = 0;
-  std::uint16_t inline_parents_offset = 0;
 
   explicit _Value(T data_ = 0) : data(data_) {}
   _Value(const _Value&) = delete;
@@ -93,15 +91,8 @@ struct _Value {
   // node's weights), for zero_grad().
   virtual void zero_unlisted_parent_grads() {}
 
-  // parents(), for the walk: the hot path of backward().
-  Parents<T> walk_parents() const {
-    if (kind == Kind::kInlineParents) {
-      const char* at = reinterpret_cast<const char*>(this) + inline_parents_offset;
-      return {reinterpret_cast<const NodePtr<T>*>(at), inline_parent_count};
-    }
-    if (kind == Kind::kLeaf) return {};
-    return parents();
-  }
+  // parents(), for the walk: the hot path of backward(). Defined below _OpValue.
+  Parents<T> walk_parents() const;
 };
 
 namespace detail {
@@ -209,16 +200,13 @@ struct _OpValue final : _Value<T> {
     step_ = [](const void* captures, const _Value<T>& out) {
       (*std::launder(static_cast<const Backward*>(captures)))(out);
     };
-    this->kind = _Value<T>::Kind::kInlineParents;
-    this->inline_parent_count = parents_[1] ? 2 : 1;
-    this->inline_parents_offset =
-        std::uint16_t(reinterpret_cast<const char*>(parents_.data()) -
-                      reinterpret_cast<const char*>(static_cast<const _Value<T>*>(this)));
+    this->kind = _Value<T>::Kind::kOp;
   }
   ~_OpValue() override { detail::release_parents<T>(parents_); }
 
   const char* op() const override { return op_; }
-  Parents<T> parents() const override { return {parents_.data(), this->inline_parent_count}; }
+  Parents<T> parents() const override { return op_parents(); }
+  Parents<T> op_parents() const { return {parents_.data(), parents_[1] ? 2u : 1u}; }
   void backward_step() override { step_(captures_, *this); }
 
  private:
@@ -229,12 +217,19 @@ struct _OpValue final : _Value<T> {
   const char* op_;
 };
 
+template <typename T>
+Parents<T> _Value<T>::walk_parents() const {
+  if (kind == Kind::kOp) return static_cast<const _OpValue<T>*>(this)->op_parents();
+  if (kind == Kind::kLeaf) return {};
+  return parents();
+}
+
 // A node made by an op over any number of parents (sum, mean, losses).
 template <typename T, typename Backward>
 struct _NaryValue final : _Value<T> {
   _NaryValue(T data_, const char* op_, std::vector<NodePtr<T>> parents, Backward backward)
       : _Value<T>(data_), op_(op_), parents_(std::move(parents)), backward_(std::move(backward)) {
-    this->kind = _Value<T>::Kind::kOtherParents;
+    this->kind = _Value<T>::Kind::kOther;
   }
   ~_NaryValue() override { detail::release_parents<T>(parents_); }
 
