@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpp_grad/ops.hpp"
@@ -254,6 +256,66 @@ TYPED_TEST(ValueTest, InnerHandleKeepsItsSubgraphAlive) {
 
 // A chain deep enough to overflow the stack if building, backward() or
 // teardown recursed per node.
+// Nodes may be freed on any thread: a graph built here and dropped on
+// another thread is torn down there (its own teardown loop, its own free
+// lists), every node of it.
+TYPED_TEST(ValueTest, GraphBuiltOnOneThreadFreedOnAnother) {
+  using T = TypeParam;
+  Value<T> x(T(0.5));
+  Value<T> y = x;
+  std::weak_ptr<cpp_grad::_Value<T>> middle;
+  for (int i = 0; i < 100000; ++i) {
+    y = i % 2 ? tanh(y) + x : y * x - T(1);
+    if (i == 50000) middle = y.node_ptr();
+  }
+  y.backward();
+  const T grad = x.grad();
+  std::thread([graph = std::move(y)]() mutable { graph = Value<T>(); }).join();
+  EXPECT_TRUE(middle.expired());
+  EXPECT_EQ(x.grad(), grad);  // the leaf lives on, untouched
+  EXPECT_EQ(x.node_ptr().use_count(), 1);
+}
+
+// Two threads build, back-propagate and drop their own graphs at once. Both
+// graphs also use one shared leaf, so its reference count changes on both
+// threads at once; neither back-propagates into it (a leaf's grad is not
+// guarded: the trainer gives each thread its own copy of the model). Each gets
+// the values and gradients it would get alone.
+TYPED_TEST(ValueTest, ThreadsBuildOnASharedLeafAtOnce) {
+  using T = TypeParam;
+  const Value<T> shared(T(0.25));
+  struct Result {
+    T data = 0, grad = 0;
+  };
+  const auto work = [&shared](Result* result) {
+    Value<T> own(T(0.1));
+    for (int round = 0; round < 20; ++round) {
+      Value<T> with_shared = own, alone = own;
+      for (int i = 0; i < 2000; ++i) {
+        with_shared = sigmoid(with_shared * shared + own) - T(0.5);
+        alone = sigmoid(alone * T(0.25) + own) - T(0.5);
+      }
+      own.set_grad(0);
+      alone.backward();
+      result->data = with_shared.data();
+    }
+    result->grad = own.grad();
+  };
+  Result single;
+  work(&single);
+  Result first, second;
+  std::thread a(work, &first);
+  std::thread b(work, &second);
+  a.join();
+  b.join();
+  EXPECT_EQ(first.data, single.data);
+  EXPECT_EQ(second.data, single.data);
+  EXPECT_EQ(first.grad, single.grad);
+  EXPECT_EQ(second.grad, single.grad);
+  EXPECT_EQ(shared.node_ptr().use_count(), 1);
+  EXPECT_EQ(shared.grad(), T(0));
+}
+
 TYPED_TEST(ValueTest, MillionNodeChain) {
   using T = TypeParam;
   constexpr int kLength = 1'000'000;
