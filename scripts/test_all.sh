@@ -17,5 +17,11 @@ cmake --build build-sanitize -j"$(nproc)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure
 
+echo "== Threaded C++ tests under ThreadSanitizer =="
+cmake -S . -B build-tsan -DCPP_GRAD_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target value_test train_test
+TSAN_OPTIONS=halt_on_error=1 build-tsan/value_test --gtest_filter='*Thread*'
+TSAN_OPTIONS=halt_on_error=1 build-tsan/train_test
+
 echo "== Python tests =="
 python3 -m pytest -q
