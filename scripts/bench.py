@@ -11,7 +11,7 @@ Figures (784-30-10 MLP, batch 50, 3 epochs on the full MNIST unless --limit):
     and after the last epoch;
   - build + backward + free per generic op (CMake target bench_ops) on graphs
     of 20 thousand, 200 thousand and 2 million nodes, and the same programs on
-    a reference without ownership;
+    two references: without ownership, and with only a shared_ptr per node;
   - `import cpp_grad` time, JIT included.
 Writes bench.json and bench.md (a markdown table) to --out. Numbers, not
 verdicts: nothing here fails when a target is missed, it says so in the table.
@@ -245,7 +245,8 @@ def markdown(results: dict) -> str:
         ),
     ]
     # The target is checked on the longest graph; the shorter ones and the
-    # reference (the same program without any ownership) are for reading it.
+    # references (the same program without any ownership, and with nothing but
+    # a shared_ptr per node) are for reading it.
     for size in sorted(ops, key=int, reverse=True):
         measured = ops[size]
         label = f"Generic op, {int(size):,}-node graph: build + backward + free (ns/op)"
@@ -263,6 +264,14 @@ def markdown(results: dict) -> str:
                 "… the same program without ownership (raw structs in one array), "
                 "Kahn walk / creation-order walk (ns/op)",
                 f"{kahn:.1f} / {tape:.1f}",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "… the same program on the least engine with a shared_ptr per node (ns/op)",
+                op_figure(measured["reference_shared_ptr"]),
                 "",
                 "",
             )

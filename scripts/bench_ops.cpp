@@ -8,13 +8,15 @@
 // number), tanh, sigmoid, relu. The root sums the window. Prints the best of
 // R repeats, in nanoseconds per op (per node made).
 //
-// The same program also runs on a reference: plain structs in one array, raw
-// pointers, no ownership and nothing to free, walked backward once the way
-// cpp_grad walks (Kahn's algorithm) and once in reverse creation order (a
-// tape, as Stan Math does). It is not an engine anyone could use (a graph
+// The same program also runs on two references. One owns nothing: plain
+// structs in one array, raw pointers, nothing to free, walked backward once
+// the way cpp_grad walks (Kahn's algorithm) and once in reverse creation order
+// (a tape, as Stan Math does). It is not an engine anyone could use (a graph
 // lives exactly as long as the array), but it shows what the arithmetic, the
-// memory traffic and the walk cost on this machine, before any ownership.
-// --check compares the leaf gradients of the three (a CTest runs it small).
+// memory traffic and the walk cost on this machine, before any ownership. The
+// other is the least engine with cpp_grad's ownership: a std::shared_ptr per
+// node from the same node pool, one node type, no virtual calls, no lambdas.
+// --check compares the leaf gradients of all four (a CTest runs it small).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -141,75 +143,140 @@ enum Op : std::uint8_t {
   kRelu
 };
 
-struct Node {
+// A node of the reference: raw parents (`Parent` = Node*), or parents owned
+// through std::shared_ptr (OwnedNode, below).
+template <typename Parent>
+struct BasicNode {
   double data, grad;
   std::uint32_t pending;  // Kahn: children still to come; tape: reached from the root
   Op op;
-  Node* a;
-  Node* b;
+  Parent a, b;
   double k;
 };
+struct Node : BasicNode<Node*> {};
 
+template <typename N>
+N* raw(N* p) {
+  return p;
+}
+template <typename N>
+N* raw(const std::shared_ptr<N>& p) {
+  return p.get();
+}
+
+// One step of the program; `make(data, op, a, b, k)` makes a node.
+template <typename Ptr, typename Make>
+Ptr apply(std::uint8_t kind, const Ptr& a, const Ptr& b, Make make) {
+  switch (kind) {
+    case 0:
+      return make(a->data + b->data, kAdd, a, b, 0);
+    case 1:
+      return make(a->data - b->data, kSub, a, b, 0);
+    case 2:
+      return make(a->data * b->data, kMul, a, b, 0);
+    case kDivide: {
+      const Ptr square = make(b->data * b->data, kMul, b, b, 0);
+      const Ptr divisor = make(square->data + 1.0, kAddK, square, Ptr(), 1.0);
+      return make(a->data / divisor->data, kDiv, a, divisor, 0);
+    }
+    case 4:
+      return make(std::tanh(a->data), kTanh, a, Ptr(), 0);
+    case 5:
+      return make(cpp_grad::sigmoid_of(a->data), kSigmoid, a, Ptr(), 0);
+    case 6:
+      return make(cpp_grad::relu_of(a->data), kRelu, a, Ptr(), 0);
+    case 7:
+      return make(a->data * 0.5, kMulK, a, Ptr(), 0.5);
+    default:
+      return make(1.0 - a->data, kKSub, a, Ptr(), 1.0);
+  }
+}
+
+template <typename N>
+void step(const N& n) {
+  const double g = n.grad;
+  N* a = raw(n.a);
+  N* b = raw(n.b);
+  switch (n.op) {
+    case kLeaf:
+      break;
+    case kAdd:
+      a->grad += g;
+      b->grad += g;
+      break;
+    case kSub:
+      a->grad += g;
+      b->grad -= g;
+      break;
+    case kMul:
+      a->grad += b->data * g;
+      b->grad += a->data * g;
+      break;
+    case kDiv:
+      a->grad += g / b->data;
+      b->grad -= g * n.data / b->data;
+      break;
+    case kAddK:
+      a->grad += g;
+      break;
+    case kMulK:
+      a->grad += n.k * g;
+      break;
+    case kKSub:
+      a->grad -= g;
+      break;
+    case kTanh:
+      a->grad += (1 - n.data * n.data) * g;
+      break;
+    case kSigmoid:
+      a->grad += n.data * (1 - n.data) * g;
+      break;
+    case kRelu:
+      if (a->data > 0) a->grad += g;
+      break;
+  }
+}
+
+// Kahn's algorithm over the root's parents, as cpp_grad's backward() does.
+template <typename N>
+void backward_kahn(const std::vector<N*>& root_parents) {
+  std::vector<N*> stack;
+  const auto discover = [&stack](N* node) {
+    if (node->op != kLeaf) node->grad = 0;
+    stack.push_back(node);
+  };
+  for (N* p : root_parents)
+    if (p->pending++ == 0) discover(p);
+  while (!stack.empty()) {
+    N* node = stack.back();
+    stack.pop_back();
+    for (N* p : {raw(node->a), raw(node->b)})
+      if (p && p->pending++ == 0) discover(p);
+  }
+  for (N* p : root_parents) p->grad += 1;
+  for (N* p : root_parents)
+    if (--p->pending == 0) stack.push_back(p);
+  while (!stack.empty()) {
+    N* node = stack.back();
+    stack.pop_back();
+    step(*node);
+    for (N* p : {raw(node->a), raw(node->b)})
+      if (p && --p->pending == 0) stack.push_back(p);
+  }
+}
+
+// Raw nodes in one array, in creation order.
 class Graph {
  public:
   explicit Graph(std::size_t capacity) { nodes_.reserve(capacity); }
 
-  Node* make(double data, Op op, Node* a = nullptr, Node* b = nullptr, double k = 0) {
+  Node* make(double data, Op op, Node* a, Node* b, double k) {
     if (nodes_.size() == nodes_.capacity()) {  // growing would move the nodes under their children
       std::fprintf(stderr, "bench_ops: reference graph over capacity\n");
       std::abort();
     }
-    nodes_.push_back(Node{data, 0, 0, op, a, b, k});
+    nodes_.push_back(Node{{data, 0, 0, op, a, b, k}});
     return &nodes_.back();
-  }
-
-  Node* apply(std::uint8_t kind, Node* a, Node* b) {
-    switch (kind) {
-      case 0:
-        return make(a->data + b->data, kAdd, a, b);
-      case 1:
-        return make(a->data - b->data, kSub, a, b);
-      case 2:
-        return make(a->data * b->data, kMul, a, b);
-      case kDivide: {
-        Node* square = make(b->data * b->data, kMul, b, b);
-        Node* divisor = make(square->data + 1.0, kAddK, square, nullptr, 1.0);
-        return make(a->data / divisor->data, kDiv, a, divisor);
-      }
-      case 4:
-        return make(std::tanh(a->data), kTanh, a);
-      case 5:
-        return make(cpp_grad::sigmoid_of(a->data), kSigmoid, a);
-      case 6:
-        return make(cpp_grad::relu_of(a->data), kRelu, a);
-      case 7:
-        return make(a->data * 0.5, kMulK, a, nullptr, 0.5);
-      default:
-        return make(1.0 - a->data, kKSub, a, nullptr, 1.0);
-    }
-  }
-
-  // Kahn's algorithm over the root's parents, as cpp_grad's backward() does.
-  void backward_kahn(const std::vector<Node*>& root_parents) {
-    std::vector<Node*> stack;
-    for (Node* p : root_parents)
-      if (p->pending++ == 0) discover(p, stack);
-    while (!stack.empty()) {
-      Node* node = stack.back();
-      stack.pop_back();
-      for (Node* p : {node->a, node->b})
-        if (p && p->pending++ == 0) discover(p, stack);
-    }
-    for (Node* p : root_parents) p->grad += 1;
-    for (Node* p : root_parents)
-      if (--p->pending == 0) stack.push_back(p);
-    while (!stack.empty()) {
-      Node* node = stack.back();
-      stack.pop_back();
-      step(*node);
-      for (Node* p : {node->a, node->b})
-        if (p && --p->pending == 0) stack.push_back(p);
-    }
   }
 
   // One loop down the creation order, which is already a topological order.
@@ -235,53 +302,6 @@ class Graph {
   void clear() { nodes_.clear(); }  // trivially destructible: nothing to free one by one
 
  private:
-  static void discover(Node* node, std::vector<Node*>& stack) {
-    if (node->op != kLeaf) node->grad = 0;
-    stack.push_back(node);
-  }
-
-  static void step(const Node& n) {
-    const double g = n.grad;
-    switch (n.op) {
-      case kLeaf:
-        break;
-      case kAdd:
-        n.a->grad += g;
-        n.b->grad += g;
-        break;
-      case kSub:
-        n.a->grad += g;
-        n.b->grad -= g;
-        break;
-      case kMul:
-        n.a->grad += n.b->data * g;
-        n.b->grad += n.a->data * g;
-        break;
-      case kDiv:
-        n.a->grad += g / n.b->data;
-        n.b->grad -= g * n.data / n.b->data;
-        break;
-      case kAddK:
-        n.a->grad += g;
-        break;
-      case kMulK:
-        n.a->grad += n.k * g;
-        break;
-      case kKSub:
-        n.a->grad -= g;
-        break;
-      case kTanh:
-        n.a->grad += (1 - n.data * n.data) * g;
-        break;
-      case kSigmoid:
-        n.a->grad += n.data * (1 - n.data) * g;
-        break;
-      case kRelu:
-        if (n.a->data > 0) n.a->grad += g;
-        break;
-    }
-  }
-
   std::vector<Node> nodes_;
 };
 
@@ -291,17 +311,20 @@ Timing run(Graph& graph, const std::vector<Step>& program, const std::vector<dou
            Walk walk, std::vector<double>& leaf_grads) {
   graph.clear();
   std::vector<Node*> recent;
-  for (double x : start) recent.push_back(graph.make(x, kLeaf));
+  for (double x : start) recent.push_back(graph.make(x, kLeaf, nullptr, nullptr, 0));
   const std::vector<Node*> leaves = recent;
+  const auto make = [&graph](double data, Op op, Node* a, Node* b, double k) {
+    return graph.make(data, op, a, b, k);
+  };
 
   const auto t0 = Clock::now();
   for (const Step& step : program)
-    recent[step.out] = graph.apply(step.kind, recent[step.a], recent[step.b]);
+    recent[step.out] = apply(step.kind, recent[step.a], recent[step.b], make);
   double root = 0;  // the root sums the window; its backward step gives each a 1
   for (Node* x : recent) root += x->data;
   const auto t1 = Clock::now();
   if (walk == Walk::kKahn) {
-    graph.backward_kahn(recent);
+    backward_kahn(recent);
   } else {
     graph.backward_tape(recent);
   }
@@ -311,6 +334,67 @@ Timing run(Graph& graph, const std::vector<Step>& program, const std::vector<dou
   graph.clear();
   const auto t3 = Clock::now();
   if (!std::isfinite(root)) std::printf("(root %g)\n", root);  // keeps the sum computed
+  return per_node(node_count(program), t0, t1, t2, t3);
+}
+
+// The least an engine with cpp_grad's ownership can do: each node owned by a
+// std::shared_ptr from cpp_grad's node pool, its parents held by shared_ptrs,
+// one node type with no virtual calls and no lambdas, freed iteratively.
+struct OwnedNode : BasicNode<std::shared_ptr<OwnedNode>> {
+  using Ptr = std::shared_ptr<OwnedNode>;
+  OwnedNode(double data, Op op, Ptr a, Ptr b, double k)
+      : BasicNode<Ptr>{data, 0, 0, op, std::move(a), std::move(b), k} {}
+  ~OwnedNode() {
+    static std::vector<Ptr>* running = nullptr;  // the teardown loop under way
+    const auto last = [](const Ptr& p) { return p && p.use_count() == 1; };
+    if (!last(a) && !last(b)) return;
+    const auto take = [&](std::vector<Ptr>& doomed) {
+      for (Ptr* p : {&a, &b})
+        if (last(*p)) doomed.push_back(std::move(*p));
+    };
+    if (running) {
+      take(*running);
+      return;
+    }
+    std::vector<Ptr> doomed;
+    take(doomed);
+    running = &doomed;
+    while (!doomed.empty()) {
+      Ptr node = std::move(doomed.back());
+      doomed.pop_back();
+    }  // its destructor hands its own last-held parents to the loop
+    running = nullptr;
+  }
+};
+
+Timing run_owned(const std::vector<Step>& program, const std::vector<double>& start,
+                 std::vector<double>& leaf_grads) {
+  using Ptr = OwnedNode::Ptr;
+  const auto make = [](double data, Op op, const Ptr& a, const Ptr& b, double k) {
+    return std::allocate_shared<OwnedNode>(cpp_grad::NodeAllocator<OwnedNode>(), data, op, a, b, k);
+  };
+  std::vector<Ptr> recent;
+  for (double x : start) recent.push_back(make(x, kLeaf, nullptr, nullptr, 0));
+  const std::vector<Ptr> leaves = recent;
+
+  const auto t0 = Clock::now();
+  for (const Step& step : program)
+    recent[step.out] = apply(step.kind, recent[step.a], recent[step.b], make);
+  double root = 0;
+  std::vector<OwnedNode*> root_parents;
+  for (const Ptr& x : recent) {
+    root += x->data;
+    root_parents.push_back(x.get());
+  }
+  const auto t1 = Clock::now();
+  backward_kahn(root_parents);
+  const auto t2 = Clock::now();
+  root_parents.clear();
+  recent.clear();
+  const auto t3 = Clock::now();
+  leaf_grads.clear();
+  for (const Ptr& leaf : leaves) leaf_grads.push_back(leaf->grad);
+  if (!std::isfinite(root)) std::printf("(root %g)\n", root);
   return per_node(node_count(program), t0, t1, t2, t3);
 }
 
@@ -377,7 +461,7 @@ int main(int argc, char** argv) {
     programs.push_back(random_program(ops, 42 + r));
     starts.push_back(window_start(42 + r));
   }
-  std::vector<double> engine_grads, kahn_grads, tape_grads;  // of the last repeat
+  std::vector<double> engine_grads, kahn_grads, tape_grads, owned_grads;  // of the last repeat
   const Timing engine = best_of(
       repeats, [&](std::size_t r) { return run_cpp_grad(programs[r], starts[r], engine_grads); });
   std::size_t most_nodes = 0;
@@ -391,6 +475,10 @@ int main(int argc, char** argv) {
     return reference::run(graph, programs[r], starts[r], reference::Walk::kTape, tape_grads);
   });
 
+  const Timing owned = best_of(repeats, [&](std::size_t r) {
+    return reference::run_owned(programs[r], starts[r], owned_grads);
+  });
+
   const auto show = [ops](const char* what, const Timing& t) {
     std::printf(
         "%zu random ops, %-28s build %5.1f ns, backward %5.1f ns, free %5.1f ns, total %5.1f ns "
@@ -400,17 +488,20 @@ int main(int argc, char** argv) {
   show("cpp_grad:", engine);
   show("reference, Kahn walk:", kahn);
   show("reference, creation order:", tape);
+  show("reference, shared_ptr nodes:", owned);
   if (!json.empty()) {
     std::ofstream(json) << "{\"ops\": " << ops << ", \"repeats\": " << repeats
                         << ", \"cpp_grad\": " << json_of(engine)
                         << ", \"reference_kahn\": " << json_of(kahn)
-                        << ", \"reference_tape\": " << json_of(tape) << "}\n";
+                        << ", \"reference_tape\": " << json_of(tape)
+                        << ", \"reference_shared_ptr\": " << json_of(owned) << "}\n";
   }
   if (check) {
-    // The three did the same work: the same leaf gradients, up to rounding
+    // All did the same work: the same leaf gradients, up to rounding
     // (the walks add a node's contributions in different orders).
-    const double worst = std::max(largest_difference(engine_grads, kahn_grads),
-                                  largest_difference(engine_grads, tape_grads));
+    const double worst = std::max({largest_difference(engine_grads, kahn_grads),
+                                   largest_difference(engine_grads, tape_grads),
+                                   largest_difference(engine_grads, owned_grads)});
     std::printf("leaf gradients: cpp_grad and the reference differ by at most %.2g\n", worst);
     if (!(worst < 1e-9)) {
       std::fprintf(stderr, "bench_ops: cpp_grad and the reference disagree\n");
