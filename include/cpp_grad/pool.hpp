@@ -78,8 +78,8 @@ void* pool_allocate() {
     --list.count;
     // The next block is likely out of cache by now (it was freed with the
     // rest of some earlier graph): start fetching it for the next node.
-    for (std::size_t line = 0; line < Size && list.head; line += 64)
-      __builtin_prefetch(reinterpret_cast<char*>(list.head) + line, 1);
+    if (const char* next = reinterpret_cast<const char*>(list.head))
+      for (std::size_t line = 0; line < Size; line += 64) __builtin_prefetch(next + line, 1);
     return block;
   }
   return ::operator new(Size);
