@@ -2,9 +2,10 @@
 
 Typed at a terminal, it is Python's REPL with ``Value``, ``Value32``, ``MLP``,
 ``Neuron``, ``Layer``, ``draw_dot``, ``gradcheck``, ``load_mnist`` and ``np``
-already imported. Piped, it runs the lines it reads one by one without
-prompts or banner, printing expression values as the REPL does; an error
-prints a traceback and the next lines still run::
+already imported. Piped, it runs what it reads as a script would (a
+multi-line ``for`` loop needs no blank line after it), without prompts or
+banner, printing the values of top-level expressions as the REPL does; the
+first error prints its traceback and ends the run with exit status 1::
 
     echo 'print(Value(2) * 3)' | python -m cpp_grad
 """
@@ -12,8 +13,11 @@ prints a traceback and the next lines still run::
 from __future__ import annotations
 
 import argparse
+import ast
 import code
+import linecache
 import sys
+import traceback
 
 _EXAMPLES = (
     "a, b = Value(2.0), Value(-3.0); c = (a * b + b**2).relu(); c.backward(); a.grad, b.grad",
@@ -64,14 +68,27 @@ def banner(names) -> str:
     )
 
 
-class _PipedConsole(code.InteractiveConsole):
-    """Reads lines without printing prompts (stdin is a file or a pipe)."""
-
-    def raw_input(self, prompt=""):
-        line = sys.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.rstrip("\n")
+def run_piped(source: str, names: dict, filename: str = "<stdin>") -> int:
+    """Runs ``source`` as a script in ``names``, echoing the values of its
+    top-level expressions; returns the exit status (1 after an error)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    try:
+        tree = ast.parse(source, filename)
+    except SyntaxError:
+        traceback.print_exception(*sys.exc_info()[:2], None)
+        return 1
+    for statement in tree.body:
+        # "single" mode prints an expression statement's value, as the REPL does.
+        compiled = compile(ast.Interactive(body=[statement]), filename, "single")
+        try:
+            exec(compiled, names)
+        except SystemExit:
+            raise
+        except BaseException:
+            kind, error, trace = sys.exc_info()
+            traceback.print_exception(kind, error, trace.tb_next)  # from the piped code's frame on
+            return 1
+    return 0
 
 
 def main(argv=None) -> int:
@@ -84,8 +101,7 @@ def main(argv=None) -> int:
 
     names = namespace()
     if not sys.stdin.isatty():
-        _PipedConsole(names).interact(banner="", exitmsg="")
-        return 0
+        return run_piped(sys.stdin.read(), names)
     _enable_completion(names)
     code.InteractiveConsole(names).interact(banner="" if args.quiet else banner(names), exitmsg="")
     return 0

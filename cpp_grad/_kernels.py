@@ -23,6 +23,7 @@ from pathlib import Path
 
 import cppyy
 
+from ._cache import cache_dir
 from ._loader import include_dir
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -41,14 +42,6 @@ _FLAGS = [
 ]
 
 _state = {"ready": False, "library": None}
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("CPP_GRAD_CACHE")
-    if root:
-        return Path(root).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "cpp_grad"
 
 
 def _compiler() -> str | None:

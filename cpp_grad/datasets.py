@@ -1,4 +1,5 @@
-"""MNIST loading: keras' ``mnist.npz`` or the four original IDX files.
+"""MNIST loading: keras' ``mnist.npz`` or the four original IDX files,
+downloaded and verified when this machine has neither.
 
 ``load_mnist()`` returns ``((x_train, y_train), (x_test, y_test))`` exactly as
 ``keras.datasets.mnist.load_data()`` does: uint8 images of shape (n, 28, 28)
@@ -13,30 +14,47 @@ Where the data comes from, first match wins:
 2. the ``CPP_GRAD_MNIST`` environment variable, same choices as ``path``;
 3. keras' download cache, ``$KERAS_HOME/datasets/mnist.npz`` or
    ``~/.keras/datasets/mnist.npz``, read with numpy (no keras needed);
-4. ``keras.datasets.mnist.load_data()``, which downloads, if keras is
-   installed (``pip install cpp_grad[keras]``).
+4. cpp_grad's own cache, ``mnist.npz`` beside the compiled training loop
+   (``$CPP_GRAD_CACHE``, default ``~/.cache/cpp_grad``; see _cache.py);
+5. a download into that cache with pooch, from the URL keras uses, or from
+   ``$CPP_GRAD_MNIST_URL``: a URL ending in ``.npz`` names keras' file on
+   another server; any other URL is a folder holding the four canonical
+   ``*-ubyte.gz`` files. See Note [Verify the data, not the container].
+
+``load_mnist(keras=True)`` asks ``keras.datasets.mnist.load_data()`` instead
+of downloading (``pip install cpp_grad[keras]``).
 
 Anything malformed raises ``ValueError`` naming the file and the numbers that
-disagree; missing data raises ``FileNotFoundError``. ``read_idx`` and
+disagree; missing data that cannot be downloaded raises
+``MnistUnavailableError`` (a ``FileNotFoundError``) whose one-line message
+says what was tried and how to place the file by hand. ``read_idx`` and
 ``write_idx`` read and write single IDX files.
 
-This module needs only numpy and the standard library, so it can be used
-without loading the C++ engine.
+This module needs only numpy, the standard library and (to download) pooch,
+so it can be used without loading the C++ engine.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
+import re
+import shutil
 import struct
+import sys
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
-__all__ = ["load_mnist", "read_idx", "write_idx", "write_mnist_idx"]
+from ._cache import data_dir
+
+__all__ = ["MnistUnavailableError", "load_mnist", "read_idx", "write_idx", "write_mnist_idx"]
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -49,6 +67,19 @@ IDX_FILES = {
     "y_test": ("t10k-labels-idx1-ubyte", LABELS_MAGIC),
 }
 ENV_VAR = "CPP_GRAD_MNIST"
+URL_ENV_VAR = "CPP_GRAD_MNIST_URL"
+# Where keras.datasets.mnist.load_data() downloads from.
+KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+CACHE_FILE = "mnist.npz"
+# MD5 of each uncompressed IDX file of the original distribution.
+CANONICAL_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+_DOWNLOAD_RETRIES = 2
+_DOWNLOAD_TIMEOUT_SECONDS = 30
 
 _UINT8_TYPE_CODE = 0x08
 # numpy 1.x caps arrays at 32 dimensions; a larger count is a corrupt header.
@@ -118,12 +149,15 @@ def write_idx(path, array) -> None:
         raise ValueError(f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}")
     if max(array.shape) >= 2**32:
         raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
-    magic = (_UINT8_TYPE_CODE << 8) | array.ndim
-    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wb") as stream:
-        stream.write(header)
+        stream.write(_idx_header(array))
         stream.write(np.ascontiguousarray(array).tobytes())
+
+
+def _idx_header(array: np.ndarray) -> bytes:
+    magic = (_UINT8_TYPE_CODE << 8) | array.ndim
+    return struct.pack(f">I{array.ndim}I", magic, *array.shape)
 
 
 def write_mnist_idx(folder, data) -> list:
@@ -132,8 +166,7 @@ def write_mnist_idx(folder, data) -> list:
     returns their paths. The folder is created if needed."""
     folder = _as_path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (x_train, y_train), (x_test, y_test) = data
-    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    arrays = _as_arrays(data)
     paths = []
     for key, (name, _) in IDX_FILES.items():
         write_idx(folder / name, arrays[key])
@@ -222,7 +255,12 @@ def _read_up_to(stream, size: int) -> bytearray:
 # MNIST
 
 
-def load_mnist(path=None):
+class MnistUnavailableError(FileNotFoundError):
+    """No MNIST on this machine, and no download: the message (one line) says
+    what was tried and how to place the file by hand."""
+
+
+def load_mnist(path=None, *, download=True, keras=False):
     """Load MNIST as ``((x_train, y_train), (x_test, y_test))``.
 
     Images are uint8 arrays of shape (n, rows, cols), (n, 28, 28) for MNIST;
@@ -231,38 +269,34 @@ def load_mnist(path=None):
     ``path`` (str or os.PathLike, ``~`` expanded) is either an ``.npz`` with
     keys x_train, y_train, x_test, y_test (keras' layout) or a folder with the
     four IDX files, plain or gzipped. Without ``path`` the data is looked for
-    in ``$CPP_GRAD_MNIST``, then keras' cache, then through keras (see the
-    module docstring).
+    in ``$CPP_GRAD_MNIST``, keras' cache and cpp_grad's cache, and else
+    downloaded into cpp_grad's cache (see the module docstring);
+    ``download=False`` forbids the download, ``keras=True`` asks keras instead.
 
-    Raises ``FileNotFoundError`` when no data is found and ``ValueError`` when
-    a file is malformed (bad archive, missing keys, wrong shapes or dtypes,
-    labels outside 0-9, wrong IDX magic, truncated IDX, count mismatch).
+    Raises ``MnistUnavailableError`` (a ``FileNotFoundError``) when no data is
+    found or downloaded, ``FileNotFoundError`` for a ``path`` or
+    ``$CPP_GRAD_MNIST`` that does not exist, and ``ValueError`` when a file is
+    malformed (bad archive, missing keys, wrong shapes or dtypes, labels
+    outside 0-9, wrong IDX magic, truncated IDX, count mismatch) or a download
+    is not canonical MNIST.
     """
     if path is not None:
         return _load_from(_as_path(path))
-    return _load_default()
-
-
-def _load_default():
     env_value = os.environ.get(ENV_VAR)
     if env_value:
         env_path = _as_path(env_value)
         if not env_path.exists():
             raise FileNotFoundError(f"${ENV_VAR} is set to {env_value!r}, but {env_path} does not exist")
         return _load_from(env_path)
-    cache = _keras_cache_path()
-    if cache.is_file():
-        return _load_npz(cache)
-    from_keras = _load_with_keras()
-    if from_keras is not None:
-        return from_keras
-    raise FileNotFoundError(
-        f"MNIST not found: ${ENV_VAR} is not set, keras' cache {cache} does not "
-        "exist, and keras is not installed. Either set "
-        f"{ENV_VAR}=/path/to/mnist.npz (or a folder of the four IDX files), "
-        "call load_mnist(path=...), or `pip install cpp_grad[keras]` to let "
-        "keras download it."
-    )
+    for cached in (_keras_cache_path(), data_dir() / CACHE_FILE):
+        if cached.is_file():
+            return _load_npz(cached)
+    if keras:
+        return _load_with_keras()
+    url = os.environ.get(URL_ENV_VAR) or KERAS_URL
+    if not download:
+        raise MnistUnavailableError(_unavailable_message(url, "download=False"))
+    return _download(url)
 
 
 def _keras_cache_path() -> Path:
@@ -271,11 +305,13 @@ def _keras_cache_path() -> Path:
 
 
 def _load_with_keras():
-    """Ask keras (optional, downloads the data); None when it isn't installed."""
     try:
         from keras.datasets import mnist
-    except ImportError:
-        return None
+    except ImportError as error:
+        raise MnistUnavailableError(
+            f"load_mnist(keras=True) needs keras ({error}): `pip install cpp_grad[keras]`, "
+            "or leave keras=False to let cpp_grad download MNIST itself"
+        ) from None
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     arrays = {
         "x_train": x_train,
@@ -284,6 +320,150 @@ def _load_with_keras():
         "y_test": y_test,
     }
     return _validated("keras.datasets.mnist.load_data()", arrays)
+
+
+def _unavailable_message(url: str, reason: str) -> str:
+    cache = data_dir() / CACHE_FILE
+    return (
+        f"MNIST not found: ${ENV_VAR} is not set, neither {_keras_cache_path()} nor {cache} exists, "
+        f"and it could not be downloaded from {url} ({reason}). Place the file by hand: get mnist.npz "
+        f"(keras' layout) or the four MNIST IDX files, then set {ENV_VAR}=/path/to/mnist.npz, pass "
+        f"--data /path/to/mnist.npz (load_mnist('/path/to/mnist.npz') in Python), or copy it to {cache}"
+    )
+
+
+# Note [Verify the data, not the container]
+# A mirror may serve keras' mnist.npz or the four IDX .gz files, and two honest
+# archives of the same data differ byte for byte (zip and gzip record dates and
+# levels). What must not differ is the data: written out as the four
+# uncompressed IDX files of the original distribution, the decoded arrays have
+# the MD5s in CANONICAL_MD5. Files are fetched into a staging folder inside
+# the cache (one file system, so the final move is atomic) and only the
+# verified data is moved to the cache; the staging folder goes in any case.
+
+
+def _download(url: str):
+    """Fetch MNIST from ``url`` with pooch, verify it, cache it and return it."""
+    import pooch
+    import requests
+
+    cache = data_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=cache))
+    except OSError as error:
+        raise MnistUnavailableError(_unavailable_message(url, f"cannot write to {cache}: {error}")) from None
+    try:
+        from_npz = urlsplit(url).path.endswith(".npz")
+        base_url, names = _download_plan(url, from_npz)
+        fetcher = pooch.create(
+            path=staging,
+            base_url=base_url,
+            registry=dict.fromkeys(names),
+            retry_if_failed=_DOWNLOAD_RETRIES,
+        )
+        logger = pooch.get_logger()
+        level = logger.level
+        logger.setLevel("WARNING")  # the progress bar and our last line say what pooch's would
+        try:
+            for name in names:
+                fetcher.fetch(name, downloader=_downloader(name))
+        except (requests.exceptions.RequestException, OSError, ValueError) as error:
+            raise MnistUnavailableError(_unavailable_message(url, _short_reason(error))) from None
+        finally:
+            logger.setLevel(level)
+        try:
+            data = _load_npz(staging / names[0]) if from_npz else _load_idx_folder(staging)
+        except ValueError as error:
+            raise ValueError(
+                f"MNIST downloaded from {url} was refused, nothing was cached: {error}"
+            ) from None
+        _check_canonical(url, data)
+        target = cache / CACHE_FILE
+        packed = staging / names[0] if from_npz else staging / CACHE_FILE
+        if not from_npz:
+            np.savez_compressed(packed, **_as_arrays(data))
+        os.chmod(packed, 0o644)  # pooch's temporary files are private to their owner
+        os.replace(packed, target)
+        print(f"cpp_grad: MNIST from {url} verified and cached as {target}", file=sys.stderr, flush=True)
+        return data
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _downloader(name: str):
+    import pooch
+
+    return pooch.HTTPDownloader(
+        progressbar=_ProgressBar(f"downloading {name}"), chunk_size=_CHUNK, timeout=_DOWNLOAD_TIMEOUT_SECONDS
+    )
+
+
+class _ProgressBar:
+    """A tqdm bar for pooch, opened only when the server has answered with the
+    size: offline, MnistUnavailableError's one line is all that is printed."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self.bar = None
+
+    def __bool__(self):
+        return True
+
+    @property
+    def total(self):
+        return self.bar.total if self.bar is not None else None
+
+    @total.setter
+    def total(self, size):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=size or None, desc=self.description, unit="B", unit_scale=True, file=sys.stderr)
+
+    def update(self, size):
+        self.bar.update(size)
+
+    def reset(self):
+        self.bar.reset()
+
+    def close(self):
+        self.bar.close()
+
+
+def _download_plan(url: str, from_npz: bool):
+    """pooch's base URL and the file names to fetch under it."""
+    if from_npz:
+        base_url, _, name = url.rpartition("/")
+        return base_url + "/", [name]
+    base_url = url if url.endswith("/") else url + "/"
+    return base_url, [name + ".gz" for name, _ in IDX_FILES.values()]
+
+
+def _short_reason(error: Exception) -> str:
+    """One line from an exception whose text may hold a chain of reprs."""
+    text = " ".join(str(error).split())
+    errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    if errno:
+        return errno.group(0).strip()
+    return text[:300] or type(error).__name__
+
+
+def _check_canonical(url: str, data) -> None:
+    arrays = _as_arrays(data)
+    for key, (name, _) in IDX_FILES.items():
+        array = np.ascontiguousarray(arrays[key])
+        digest = hashlib.md5(_idx_header(array), usedforsecurity=False)
+        digest.update(array)
+        if digest.hexdigest() != CANONICAL_MD5[name]:
+            raise ValueError(
+                f"MNIST downloaded from {url} was refused, nothing was cached: its {key} written out as "
+                f"{name} has MD5 {digest.hexdigest()}, canonical MNIST's is {CANONICAL_MD5[name]}"
+            )
+
+
+def _as_arrays(data) -> dict:
+    (x_train, y_train), (x_test, y_test) = data
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
 def _load_from(path: Path):

@@ -74,6 +74,25 @@ def _check_choice(value, choices, what: str) -> str:
     return value
 
 
+def check_fit_options(epochs, batch_size, lr, optimizer, loss, momentum, threads):
+    """Checks ``MLP.fit``'s training options (the scripts call it before
+    loading any data); returns epochs, batch_size, lr (0.0 for the
+    optimizer's default), momentum and threads. Each error message starts
+    with the option's name."""
+    epochs = _check_count(epochs, "epochs", minimum=0)
+    batch_size = _check_count(batch_size, "batch_size")
+    threads = _check_count(threads, "threads")
+    _check_choice(optimizer, _OPTIMIZERS, "optimizer")
+    _check_choice(loss, _LOSSES, "loss")
+    if lr is None:
+        lr = 0.0  # the optimizer's default
+    elif isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 or not math.isfinite(lr):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    return epochs, batch_size, lr, momentum, threads
+
+
 class Module:
     """What every model has: its parameters, and a way to zero their grads."""
 
@@ -295,18 +314,16 @@ class MLP(Module):
         ``accuracy``, ``seconds`` (and ``val_accuracy``).
         """
         x, y = self._check_xy(x, y, "fit")
-        epochs = _check_count(epochs, "epochs", minimum=0)
-        batch_size = _check_count(batch_size, "batch_size")
-        threads = _check_count(threads, "threads")
-        _check_choice(optimizer, _OPTIMIZERS, "optimizer")
-        _check_choice(loss, _LOSSES, "loss")
+        epochs, batch_size, lr, momentum, threads = check_fit_options(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            loss=loss,
+            momentum=momentum,
+            threads=threads,
+        )
         x_scale = _check_scale(x_scale)
-        if lr is None:
-            lr = 0.0  # the optimizer's default
-        elif isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 or not math.isfinite(lr):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (x_val, y_val)")

@@ -32,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cpp_grad.datasets import load_mnist, write_mnist_idx  # noqa: E402
+from cpp_grad._cli import check_data_argument, load_mnist_or_exit  # noqa: E402
+from cpp_grad.datasets import write_mnist_idx  # noqa: E402
 
 # Each target: (limit, whether lower is better, how the table shows it).
 TARGETS = {
@@ -303,21 +304,28 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data", default=os.environ.get("CPP_GRAD_MNIST"), help="mnist.npz (default $CPP_GRAD_MNIST)"
+        "--data",
+        default=os.environ.get("CPP_GRAD_MNIST"),
+        help="mnist.npz or a folder of IDX files (default $CPP_GRAD_MNIST, else load_mnist's search)",
     )
     parser.add_argument("--out", default=str(ROOT / "bench_results"))
     parser.add_argument("--repeats", type=int, default=2, help="runs of each trainer; the fastest counts")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     parser.add_argument("--build-dir", default=str(ROOT / "build-bench"))
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be at least 1, got {args.limit}")
+    check_data_argument(parser, args.data)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    (x_train, y_train), (x_test, y_test) = load_mnist_or_exit(args.data)
     data = args.data
     idx_dir = Path(tempfile.mkdtemp(prefix="cpp_grad_idx_"))
     write_mnist_idx(idx_dir, ((x_train, y_train), (x_test, y_test)))
-    if data is None:  # found through keras' cache: hand the same files to the script
+    if data is None:  # found in a cache or downloaded: hand the same files to the script
         data = str(idx_dir)
 
     print("building the C++ trainer and benchmark...", flush=True)

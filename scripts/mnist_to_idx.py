@@ -4,7 +4,7 @@
 
 --data takes anything cpp_grad.datasets.load_mnist accepts (keras' mnist.npz
 or a folder of IDX files); without it load_mnist's usual search applies
-($CPP_GRAD_MNIST, keras' cache, keras). Written from the canonical set, the
+($CPP_GRAD_MNIST, keras' cache, cpp_grad's cache, else a download). Written from the canonical set, the
 files are byte-identical to the original MNIST distribution.
 """
 
@@ -19,22 +19,27 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cpp_grad.datasets import load_mnist, write_mnist_idx
+from cpp_grad._cli import check_data_argument, load_mnist_or_exit
+from cpp_grad.datasets import write_mnist_idx
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--data",
-        help="keras-layout mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, then keras' cache)",
+        help="keras-layout mnist.npz or a folder of IDX files (default: load_mnist's search, or a download)",
     )
     parser.add_argument("out_dir", type=Path, help="folder to write the IDX files to")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_data_argument(parser, args.data)
+    if args.out_dir.expanduser().exists() and not args.out_dir.expanduser().is_dir():
+        parser.error(f"{args.out_dir} exists and is not a folder")
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    data = load_mnist(args.data)
+    data = load_mnist_or_exit(args.data)
     for path in write_mnist_idx(args.out_dir.expanduser(), data):
         print(f"wrote {path}")
     return 0

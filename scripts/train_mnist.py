@@ -23,14 +23,16 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cpp_grad.datasets import load_mnist
+from cpp_grad._cli import check_data_argument, check_training_options, load_mnist_or_exit
 from cpp_grad.nn import MLP
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data", help="mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, keras' cache)"
+        "--data",
+        help="mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, keras' cache, "
+        "cpp_grad's cache, else a download)",
     )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=50)
@@ -61,6 +63,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--hidden sizes must be at least 1, got {args.hidden}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
+    check_training_options(
+        parser,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        loss=args.loss,
+        momentum=args.momentum,
+        threads=args.threads,
+    )
+    check_data_argument(parser, args.data)
     return args
 
 
@@ -81,7 +94,7 @@ def peak_resident_mb() -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data)
+    (x_train, y_train), (x_test, y_test) = load_mnist_or_exit(args.data)
     if args.limit is not None:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
     # uint8 pixels go to C++ as they are and are scaled to [0, 1] as read:

@@ -27,17 +27,19 @@ def run_console(lines: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_piped_lines_run_like_the_repl():
+def test_piped_lines_run_like_a_script_and_echo_values():
     result = run_console(
         "print(Value(2) * 3)\n"
-        "1 / 0\n"  # a traceback, then the console goes on
         "a, b = Value(2.0), Value(-3.0)\n"
         "c = a * b + b ** 2\n"
         "c.backward()\n"
         "a.grad, b.grad\n"  # an expression's value is printed
         "for name in ['MLP', 'Neuron', 'Layer', 'Value32', 'draw_dot', 'gradcheck', 'load_mnist', 'np']:\n"
         "    assert name in dir(), name\n"
-        "\n"
+        "total = 0\n"
+        "for i in range(3):\n"  # no blank line after the loop: a script needs none
+        "    total += i\n"
+        "print('total', total)\n"
         "gradcheck(lambda x: x.tanh(), [0.5])\n"
         "help(Value.backward)\n"
     )
@@ -45,11 +47,27 @@ def test_piped_lines_run_like_the_repl():
     lines = result.stdout.splitlines()
     assert lines[0] == "Value(data=6.0, grad=0.0)"
     assert lines[1] == "(-3.0, -4.0)"
-    assert lines[2] == "True"
+    assert lines[2] == "total 3"
+    assert lines[3] == "True"
     assert "Back-propagates from this Value" in result.stdout  # docs applied in the console
     assert ">>>" not in result.stdout and "cpp_grad" not in lines[0]  # no prompts, no banner
+    assert result.stderr == ""
+
+
+def test_piped_error_stops_the_run_with_exit_status_1():
+    result = run_console("print('before')\nfor x in [1, 0]:\n    print(1 / x)\nprint('not reached')\n")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == ["before", "1.0"]
     assert "ZeroDivisionError: division by zero" in result.stderr
-    assert "AssertionError" not in result.stderr
+    assert 'File "<stdin>", line 3' in result.stderr and "print(1 / x)" in result.stderr
+    assert "__main__.py" not in result.stderr  # the piped code's frames only
+
+
+def test_piped_syntax_error_runs_nothing():
+    result = run_console("print('first')\nfor i in range(2)\n    print(i)\n")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "SyntaxError" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_exit_code_and_help():

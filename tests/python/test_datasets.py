@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cpp_grad.datasets import load_mnist, read_idx, write_idx
+from cpp_grad.datasets import MnistUnavailableError, load_mnist, read_idx, write_idx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = REPO_ROOT / "tests" / "data" / "mnist_small.npz"
@@ -184,14 +184,20 @@ def test_keras_fallback(monkeypatch, no_default_sources):
     keras.datasets = datasets_module
     monkeypatch.setitem(sys.modules, "keras", keras)
     monkeypatch.setitem(sys.modules, "keras.datasets", datasets_module)
-    assert_loaded_equal(load_mnist(), arrays)
+    assert_loaded_equal(load_mnist(keras=True), arrays)
 
 
-def test_no_data_found(no_default_sources):
-    with pytest.raises(FileNotFoundError) as info:
-        load_mnist()
+def test_keras_option_without_keras(no_default_sources):
+    with pytest.raises(MnistUnavailableError, match=r"pip install cpp_grad\[keras\]"):
+        load_mnist(keras=True)
+
+
+def test_no_data_found_without_download(no_default_sources):
+    with pytest.raises(MnistUnavailableError) as info:
+        load_mnist(download=False)
     message = str(info.value)
-    for hint in ("CPP_GRAD_MNIST", "path=", "pip install cpp_grad[keras]"):
+    assert "\n" not in message
+    for hint in ("CPP_GRAD_MNIST=/path/to/mnist.npz", "--data", "download=False", "mnist.npz"):
         assert hint in message
 
 
