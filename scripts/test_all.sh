@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every test: the C++ suite (GoogleTest through CTest) and the Python suite
-# (pytest). Installs what they need first (scripts/setup.sh).
+# (pytest), the notebooks among them. Installs what they need first
+# (scripts/setup.sh); pytest runs in the environment set-up installed into.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/python_env.sh
 
 bash scripts/setup.sh
 
@@ -24,4 +26,4 @@ TSAN_OPTIONS=halt_on_error=1 build-tsan/value_test --gtest_filter='*Thread*'
 TSAN_OPTIONS=halt_on_error=1 build-tsan/train_test
 
 echo "== Python tests =="
-python3 -m pytest -q
+"$(venv_python)" -m pytest -q
