@@ -28,7 +28,8 @@ Anything malformed raises ``ValueError`` naming the file and the numbers that
 disagree; missing data that cannot be downloaded raises
 ``MnistUnavailableError`` (a ``FileNotFoundError``) whose one-line message
 says what was tried and how to place the file by hand. ``read_idx`` and
-``write_idx`` read and write single IDX files.
+``write_idx`` read and write single IDX files. ``make_moons`` makes the two
+moons of micrograd's demo.
 
 This module needs only numpy, the standard library and (to download) pooch,
 so it can be used without loading the C++ engine.
@@ -54,7 +55,7 @@ import numpy as np
 
 from ._cache import data_dir
 
-__all__ = ["MnistUnavailableError", "load_mnist", "read_idx", "write_idx", "write_mnist_idx"]
+__all__ = ["MnistUnavailableError", "load_mnist", "make_moons", "read_idx", "write_idx", "write_mnist_idx"]
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -553,3 +554,36 @@ def _as_path(path) -> Path:
         return Path(os.fspath(path)).expanduser()
     except TypeError:
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+
+
+# --------------------------------------------------------------------------
+# Two moons
+
+
+def make_moons(n_samples=100, noise=0.1, seed=0):
+    """Two interleaving half circles (micrograd's demo data): ``(x, labels,
+    source)`` with x of shape (n_samples, 2), labels 0/1, and source
+    ``"sklearn"`` (scikit-learn's make_moons, when installed) or ``"numpy"``
+    (the same construction)."""
+    try:
+        from sklearn.datasets import make_moons as sklearn_make_moons
+    except ImportError:
+        sklearn_make_moons = None
+    if sklearn_make_moons is not None:
+        x, y = sklearn_make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+        return x, y, "sklearn"
+    rng = np.random.default_rng(seed)
+    n_outer = n_samples // 2
+    n_inner = n_samples - n_outer
+    outer = np.linspace(0, np.pi, n_outer)
+    inner = np.linspace(0, np.pi, n_inner)
+    x = np.vstack(
+        [
+            np.column_stack([np.cos(outer), np.sin(outer)]),
+            np.column_stack([1 - np.cos(inner), 1 - np.sin(inner) - 0.5]),
+        ]
+    )
+    y = np.concatenate([np.zeros(n_outer, dtype=int), np.ones(n_inner, dtype=int)])
+    order = rng.permutation(n_samples)
+    x, y = x[order], y[order]
+    return x + rng.normal(scale=noise, size=x.shape), y, "numpy"

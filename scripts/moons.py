@@ -17,43 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 try:
     import cpp_grad  # noqa: F401
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cpp_grad.datasets import make_moons
 from cpp_grad.nn import MLP
 
 ALPHA = 1e-4  # L2 regularisation strength
-
-
-def make_moons(n_samples=100, noise=0.1, seed=0):
-    """Two interleaving half circles, labels 0/1: scikit-learn's make_moons
-    when it is installed, else the same construction with numpy."""
-    try:
-        from sklearn.datasets import make_moons as sklearn_make_moons
-    except ImportError:
-        sklearn_make_moons = None
-    if sklearn_make_moons is not None:
-        x, y = sklearn_make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-        return x, y, "sklearn"
-    rng = np.random.default_rng(seed)
-    n_outer = n_samples // 2
-    n_inner = n_samples - n_outer
-    outer = np.linspace(0, np.pi, n_outer)
-    inner = np.linspace(0, np.pi, n_inner)
-    x = np.vstack(
-        [
-            np.column_stack([np.cos(outer), np.sin(outer)]),
-            np.column_stack([1 - np.cos(inner), 1 - np.sin(inner) - 0.5]),
-        ]
-    )
-    y = np.concatenate([np.zeros(n_outer, dtype=int), np.ones(n_inner, dtype=int)])
-    order = rng.permutation(n_samples)
-    x, y = x[order], y[order]
-    return x + rng.normal(scale=noise, size=x.shape), y, "numpy"
 
 
 def loss(model, x, y):
