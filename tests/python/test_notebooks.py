@@ -31,7 +31,9 @@ def text_of(notebook) -> str:
 
 
 def kinds_of(notebook) -> set:
-    return {kind for cell in notebook.cells for out in cell.get("outputs", []) for kind in out.get("data", {})}
+    return {
+        kind for cell in notebook.cells for out in cell.get("outputs", []) for kind in out.get("data", {})
+    }
 
 
 def test_value_notebook():
