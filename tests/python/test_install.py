@@ -4,6 +4,7 @@ headers included, importable from any directory."""
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import venv
 from pathlib import Path
@@ -19,10 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 )
 def test_wheel_installs_and_imports_from_elsewhere(tmp_path):
     env_dir = tmp_path / "venv"
-    # System site-packages lend cppyy and numpy (installing cppyy anew takes minutes);
-    # cpp_grad itself comes from the wheel built here.
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
+    # The running environment's site-packages (often a virtual environment itself,
+    # whose "system" site-packages would not be its own) lend cppyy and numpy:
+    # installing cppyy anew takes minutes. A .pth line adds them after the new
+    # environment's own, so cpp_grad itself comes from the wheel built here.
+    own_site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(own_site, "lent_site_packages.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(ROOT)],
