@@ -63,16 +63,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--hidden sizes must be at least 1, got {args.hidden}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
-    check_training_options(
-        parser,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        loss=args.loss,
-        momentum=args.momentum,
-        threads=args.threads,
-    )
+    # What MLP.fit is given, checked now: a bad value stops the run before the data is read.
+    args.fit_options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "loss": args.loss,
+        "momentum": args.momentum,
+        "threads": args.threads,
+    }
+    check_training_options(parser, **args.fit_options)
     check_data_argument(parser, args.data)
     return args
 
@@ -120,14 +121,8 @@ def main(argv=None) -> int:
     history = model.fit(
         x_train,
         y_train,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        momentum=args.momentum,
-        loss=args.loss,
+        **args.fit_options,
         seed=args.seed,
-        threads=args.threads,
         x_scale=pixel_scale,
         validation=(x_test, y_test),
         progress=not args.no_progress,
