@@ -313,14 +313,7 @@ def _load_with_keras():
             f"load_mnist(keras=True) needs keras ({error}): `pip install cpp_grad[keras]`, "
             "or leave keras=False to let cpp_grad download MNIST itself"
         ) from None
-    (x_train, y_train), (x_test, y_test) = mnist.load_data()
-    arrays = {
-        "x_train": x_train,
-        "y_train": y_train,
-        "x_test": x_test,
-        "y_test": y_test,
-    }
-    return _validated("keras.datasets.mnist.load_data()", arrays)
+    return _validated("keras.datasets.mnist.load_data()", _as_arrays(mnist.load_data()))
 
 
 def _unavailable_message(url: str, reason: str) -> str:
