@@ -53,10 +53,15 @@ def _check_integer(value, what: str) -> int:
     return int(value)
 
 
+_MAX_SIZE = 2**64 - 1  # C++'s std::size_t
+
+
 def _check_count(value, what: str, minimum: int = 1) -> int:
     value = _check_integer(value, what)
     if value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(f"{what} is {value}, more than the largest size (2**64 - 1)")
     return value
 
 
@@ -106,7 +111,7 @@ class Module:
             and x.dtype.kind in "fiub"
             or all(isinstance(v, numbers.Real) for v in x)
         ):
-            numbers_ = np.asarray(x, dtype=self.dtype)
+            numbers_ = np.ascontiguousarray(x, dtype=self.dtype)
             if not np.all(np.isfinite(numbers_)):
                 bad = int(np.flatnonzero(~np.isfinite(numbers_))[0])
                 raise ValueError(
