@@ -320,30 +320,37 @@ class MLP(Module):
         ensure_data_ops()
         ops = cpp.py.TrainOps[CTYPES[self.dtype]]
         with cpp_errors():
-            self._optimizer = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, self._optimizer, loss, batch_size, _check_seed(seed), threads)
-        history = []
-        for epoch in range(1, epochs + 1):
-            with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
-                with cpp_errors():
-                    result = self._data_ops(x).train_epoch(
-                        trainer, x, y, len(x), self.nin, x_scale, report.callback
-                    )
-                report.reraise()
-            record = {
-                "epoch": epoch,
-                "loss": float(result.loss),
-                "accuracy": float(result.accuracy),
-                "seconds": float(result.seconds),
-            }
-            if validation is not None:  # checked once above, not again each epoch
-                with cpp_errors():
-                    record["val_accuracy"] = float(
-                        self._data_ops(x_val).evaluate(self._cpp, x_val, y_val, len(x_val), self.nin, x_scale)
-                    )
-            history.append(record)
-            if on_epoch_end is not None:
-                on_epoch_end(record)
+            # Both live only as long as this call: the trainer holds the model
+            # until it is freed (Note [One trainer per model] in train.hpp).
+            optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, _check_seed(seed), threads)
+        try:
+            history = []
+            for epoch in range(1, epochs + 1):
+                with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
+                    with cpp_errors():
+                        result = self._data_ops(x).train_epoch(
+                            trainer, x, y, len(x), self.nin, x_scale, report.callback
+                        )
+                    report.reraise()
+                record = {
+                    "epoch": epoch,
+                    "loss": float(result.loss),
+                    "accuracy": float(result.accuracy),
+                    "seconds": float(result.seconds),
+                }
+                if validation is not None:  # checked once above, not again each epoch
+                    with cpp_errors():
+                        record["val_accuracy"] = float(
+                            self._data_ops(x_val).evaluate(
+                                self._cpp, x_val, y_val, len(x_val), self.nin, x_scale
+                            )
+                        )
+                history.append(record)
+                if on_epoch_end is not None:
+                    on_epoch_end(record)
+        finally:
+            del trainer, optimizer_  # now, not when a traceback holding this frame goes
         return history
 
     def predict(self, x, x_scale=1.0) -> np.ndarray:

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -349,6 +350,9 @@ class MLP : public Module<T> {
   }
   Activation hidden_activation() const { return hidden_activation_; }
   const std::vector<Layer<T>>& layers() const { return layers_; }
+  // Set while a Trainer trains this model (see Note [One trainer per model]);
+  // copies of the model share its parameters, and so this flag.
+  std::atomic<bool>& training_flag() const { return *training_; }
 
   // Inference without building a graph; `out` has room for nout() numbers.
   template <typename Input>
@@ -413,6 +417,7 @@ class MLP : public Module<T> {
   std::size_t nin_;
   Activation hidden_activation_;
   std::vector<Layer<T>> layers_;
+  std::shared_ptr<std::atomic<bool>> training_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 template <typename T>
