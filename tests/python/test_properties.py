@@ -51,17 +51,25 @@ def run(program, leaves, op_of=lambda name: OPS[name][1]):
     return nodes[-1] + nodes[len(leaves) - 1] * 0.5  # every input may matter
 
 
-@settings(max_examples=150, deadline=None)
-@given(programs, inputs)
-def test_random_graphs_match_the_python_reference(program, xs):
+def assert_matches_reference(program, xs, build):
     leaves, ref_leaves = [Value(x) for x in xs], [Ref(x) for x in xs]
-    root, ref_root = run(program, leaves), run(program, ref_leaves)
+    root, ref_root = build(program, leaves), build(program, ref_leaves)
     root.backward()
     ref_root.backward()
     # The reference composes some ops (a / b as a * b**-1): equal up to rounding.
     assert math.isclose(root.data, ref_root.data, rel_tol=1e-9, abs_tol=1e-12)
     for mine, theirs in zip(leaves, ref_leaves):
         assert math.isclose(mine.grad, theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
+    # A second backward() recomputes the intermediate grads: leaves get twice as much.
+    root.backward()
+    for mine, theirs in zip(leaves, ref_leaves):
+        assert math.isclose(mine.grad, 2 * theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs, inputs)
+def test_random_graphs_match_the_python_reference(program, xs):
+    assert_matches_reference(program, xs, run)
 
 
 @settings(max_examples=80, deadline=None)
@@ -145,20 +153,6 @@ def run_reusing(program, leaves):
         a, b = nodes[-1 - back_a % len(nodes)], nodes[-1 - back_b % len(nodes)]
         nodes.append(REUSE_OPS[name](a, b))
     return nodes[-1] + nodes[0] * 0.5
-
-
-def assert_matches_reference(program, xs, build):
-    leaves, ref_leaves = [Value(x) for x in xs], [Ref(x) for x in xs]
-    root, ref_root = build(program, leaves), build(program, ref_leaves)
-    root.backward()
-    ref_root.backward()
-    assert math.isclose(root.data, ref_root.data, rel_tol=1e-9, abs_tol=1e-12)
-    for mine, theirs in zip(leaves, ref_leaves):
-        assert math.isclose(mine.grad, theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
-    # A second backward() recomputes the intermediate grads: leaves get twice as much.
-    root.backward()
-    for mine, theirs in zip(leaves, ref_leaves):
-        assert math.isclose(mine.grad, 2 * theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
 
 
 @settings(max_examples=150, deadline=None)
