@@ -7,6 +7,8 @@
 //               [--threads 2] [--limit N] [--json PATH]
 //
 // DIR holds the four raw IDX files (scripts/mnist_to_idx.py writes them).
+// Every flag is checked whole (a non-number, a negative or an out-of-range
+// value is a usage error, exit 2), and --json is written whole or not at all.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
