@@ -53,10 +53,15 @@ def _check_integer(value, what: str) -> int:
     return int(value)
 
 
+_MAX_SIZE = 2**64 - 1  # C++'s std::size_t
+
+
 def _check_count(value, what: str, minimum: int = 1) -> int:
     value = _check_integer(value, what)
     if value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(f"{what} is {value}, more than the largest size (2**64 - 1)")
     return value
 
 
@@ -106,7 +111,7 @@ class Module:
             and x.dtype.kind in "fiub"
             or all(isinstance(v, numbers.Real) for v in x)
         ):
-            numbers_ = np.asarray(x, dtype=self.dtype)
+            numbers_ = np.ascontiguousarray(x, dtype=self.dtype)
             if not np.all(np.isfinite(numbers_)):
                 bad = int(np.flatnonzero(~np.isfinite(numbers_))[0])
                 raise ValueError(
@@ -315,30 +320,37 @@ class MLP(Module):
         ensure_data_ops()
         ops = cpp.py.TrainOps[CTYPES[self.dtype]]
         with cpp_errors():
-            self._optimizer = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, self._optimizer, loss, batch_size, _check_seed(seed), threads)
-        history = []
-        for epoch in range(1, epochs + 1):
-            with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
-                with cpp_errors():
-                    result = self._data_ops(x).train_epoch(
-                        trainer, x, y, len(x), self.nin, x_scale, report.callback
-                    )
-                report.reraise()
-            record = {
-                "epoch": epoch,
-                "loss": float(result.loss),
-                "accuracy": float(result.accuracy),
-                "seconds": float(result.seconds),
-            }
-            if validation is not None:  # checked once above, not again each epoch
-                with cpp_errors():
-                    record["val_accuracy"] = float(
-                        self._data_ops(x_val).evaluate(self._cpp, x_val, y_val, len(x_val), self.nin, x_scale)
-                    )
-            history.append(record)
-            if on_epoch_end is not None:
-                on_epoch_end(record)
+            # Both live only as long as this call: the trainer holds the model
+            # until it is freed (Note [One trainer per model] in train.hpp).
+            optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, _check_seed(seed), threads)
+        try:
+            history = []
+            for epoch in range(1, epochs + 1):
+                with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
+                    with cpp_errors():
+                        result = self._data_ops(x).train_epoch(
+                            trainer, x, y, len(x), self.nin, x_scale, report.callback
+                        )
+                    report.reraise()
+                record = {
+                    "epoch": epoch,
+                    "loss": float(result.loss),
+                    "accuracy": float(result.accuracy),
+                    "seconds": float(result.seconds),
+                }
+                if validation is not None:  # checked once above, not again each epoch
+                    with cpp_errors():
+                        record["val_accuracy"] = float(
+                            self._data_ops(x_val).evaluate(
+                                self._cpp, x_val, y_val, len(x_val), self.nin, x_scale
+                            )
+                        )
+                history.append(record)
+                if on_epoch_end is not None:
+                    on_epoch_end(record)
+        finally:
+            del trainer, optimizer_  # now, not when a traceback holding this frame goes
         return history
 
     def predict(self, x, x_scale=1.0) -> np.ndarray:
