@@ -26,7 +26,12 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["check_writable", "atomic_write", "write_text", "check_output_args"]
+__all__ = ["check_writable", "atomic_write", "write_text", "check_output_args", "DEFLATE_MAX_RATIO"]
+
+# The most a deflate stream (gzip, zip) can inflate: its longest match, 258
+# bytes, coded in 2 bits, plus block overhead. Readers bound what a file's
+# header may promise by it before allocating.
+DEFLATE_MAX_RATIO = 1032
 
 _KINDS = (
     (stat.S_ISDIR, "a folder"),

@@ -24,12 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import DEFLATE_MAX_RATIO, atomic_write
 
 FORMAT = 1
-# deflate's largest ratio: one 258-byte match per 2 bits, plus block overhead.
-_DEFLATE_MAX_RATIO = 1032
-_STORED_OR_DEFLATED = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: _DEFLATE_MAX_RATIO}
+_STORED_OR_DEFLATED = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: DEFLATE_MAX_RATIO}
 _MAX_ARCHITECTURE_BYTES = 1 << 16
 _DTYPES = ("float64", "float32")
 _ACTIVATIONS = ("relu", "tanh")
