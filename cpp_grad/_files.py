@@ -26,7 +26,14 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["check_writable", "atomic_write", "write_text", "check_output_args", "DEFLATE_MAX_RATIO"]
+__all__ = [
+    "check_writable",
+    "check_writable_folder",
+    "atomic_write",
+    "write_text",
+    "check_output_args",
+    "DEFLATE_MAX_RATIO",
+]
 
 # The most a deflate stream (gzip, zip) can inflate: its longest match, 258
 # bytes, coded in 2 bits, plus block overhead. Readers bound what a file's
@@ -93,6 +100,29 @@ def check_writable(path) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {shown}: folder {folder} is not writable")
     return target
+
+
+def check_writable_folder(folder, files=()) -> Path:
+    """Checks that ``files`` (names) can be written in ``folder``, which is a
+    writable folder or can be created (its nearest existing parent is a
+    writable folder); returns the folder. Nothing is created."""
+    folder = Path(os.fspath(folder)).expanduser()
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise NotADirectoryError(f"cannot write in {folder}: it is not a folder")
+        for name in files:
+            check_writable(folder / name)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write in {folder}: the folder is not writable")
+        return folder
+    parent = Path(os.path.realpath(folder)).parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"cannot create {folder}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot create {folder}: folder {parent} is not writable")
+    return folder
 
 
 def _new_file_mode() -> int:

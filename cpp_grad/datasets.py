@@ -26,6 +26,7 @@ without loading the C++ engine.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import DEFLATE_MAX_RATIO
+from ._files import DEFLATE_MAX_RATIO, atomic_write
 
 __all__ = ["load_mnist", "read_idx", "write_idx", "write_mnist_idx"]
 
@@ -126,10 +127,12 @@ def write_idx(path, array) -> None:
         raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
     magic = (_UINT8_TYPE_CODE << 8) | array.ndim
     header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as stream:
-        stream.write(header)
-        stream.write(np.ascontiguousarray(array).tobytes())
+    with atomic_write(path) as raw:  # replaced whole or not at all (see cpp_grad/_files.py)
+        gzipped = path.suffix == ".gz"
+        compressor = gzip.GzipFile(path.name, "wb", fileobj=raw) if gzipped else contextlib.nullcontext(raw)
+        with compressor as stream:
+            stream.write(header)
+            stream.write(np.ascontiguousarray(array).tobytes())
 
 
 def write_mnist_idx(folder, data) -> list:

@@ -23,6 +23,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cpp_grad._files import check_output_args, write_text
 from cpp_grad.datasets import load_mnist
 from cpp_grad.nn import MLP
 
@@ -61,6 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--hidden sizes must be at least 1, got {args.hidden}")
     if args.limit is not None and args.limit < 1:
         parser.error(f"--limit must be at least 1, got {args.limit}")
+    check_output_args(parser, args, "save", "json", "plot")  # before the data is loaded
     return args
 
 
@@ -151,7 +153,7 @@ def main(argv=None) -> int:
             "peak_rss_mb": peak_resident_mb(),
             "per_epoch": history,
         }
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        write_text(args.json, json.dumps(figures, indent=2) + "\n")
     if args.plot:
         from cpp_grad.plots import plot_training
 
