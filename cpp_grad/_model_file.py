@@ -25,12 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ._files import DEFLATE_MAX_RATIO, atomic_write
+from ._loader import CTYPES
 
 FORMAT = 1
 _STORED_OR_DEFLATED = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: DEFLATE_MAX_RATIO}
 _MAX_ARCHITECTURE_BYTES = 1 << 16
-_DTYPES = ("float64", "float32")
-_ACTIVATIONS = ("relu", "tanh")
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 
 
@@ -146,8 +145,8 @@ def _read_architecture(path: Path, archive: zipfile.ZipFile, entries: dict) -> d
         return {
             "nin": _count(spec["nin"], "nin"),
             "nouts": _layer_sizes(spec["nouts"]),
-            "activation": _one_of(spec["activation"], _ACTIVATIONS, "activation"),
-            "dtype": _one_of(spec["dtype"], _DTYPES, "dtype"),
+            "activation": spec["activation"],  # checked by the constructor, allocates nothing
+            "dtype": _one_of(spec["dtype"], tuple(CTYPES), "dtype"),
             "seed": _count(spec.get("seed", 0), "seed", minimum=0),
         }
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
