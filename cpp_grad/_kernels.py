@@ -157,7 +157,12 @@ def _locked(library: Path):
     """Holds a lock on the library's name across processes while it is checked
     and built, so that two processes never build it at once."""
     library.parent.mkdir(parents=True, exist_ok=True)
-    with open(library.with_name(library.name + ".lock"), "a") as lock:
+    try:
+        lock = open(library.with_name(library.name + ".lock"), "a")
+    except OSError:  # a read-only cache: nothing will be built in it either
+        yield
+        return
+    with lock:
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield

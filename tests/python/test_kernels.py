@@ -152,3 +152,24 @@ def test_the_cache_key_covers_the_compilers_identity(tmp_path, monkeypatch):
     wrapper.write_text(f'#!/bin/sh\nexec {shutil.which(compiler) or compiler} "$@"\n')
     wrapper.chmod(0o755)
     assert _kernels._library_path(str(wrapper)).name != _kernels._library_path(compiler).name
+
+
+@needs_compiler
+def test_an_intact_library_in_a_read_only_cache_is_used(tmp_path, built_cache, monkeypatch):
+    """Where the lock file cannot be created (a cache shared read-only), an
+    intact library is still used, not rebuilt."""
+    cache, name = built_cache
+    shutil.copytree(cache, tmp_path / "cache")
+    monkeypatch.setenv("CPP_GRAD_CACHE", str(tmp_path / "cache"))
+    built = (tmp_path / "cache" / name).stat().st_mtime_ns
+    real_open = open
+
+    def open_without_lock_files(file, *args, **kwargs):
+        if str(file).endswith(".lock"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_without_lock_files)
+    monkeypatch.setattr(_kernels, "_build", lambda *args: pytest.fail("rebuilt an intact library"))
+    assert _kernels._ready_library(_kernels._compiler()) == tmp_path / "cache" / name
+    assert (tmp_path / "cache" / name).stat().st_mtime_ns == built
