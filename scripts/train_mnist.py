@@ -130,9 +130,13 @@ def main(argv=None) -> int:
         f"({wall_seconds:.2f} s with JIT and evaluation)"
     )
 
+    not_saved = None
     if args.save:
-        model.save(args.save)
-        print(f"model saved to {args.save}")
+        try:
+            model.save(args.save)
+            print(f"model saved to {args.save}")
+        except ValueError as error:  # NaN/Inf weights: the previous model stays; the figures still go out
+            not_saved = error
     if args.json:
         figures = {
             "test_accuracy": test_accuracy,
@@ -159,6 +163,9 @@ def main(argv=None) -> int:
 
         plot_training(history, model, x_test, y_test, args.plot, x_scale=pixel_scale)
         print(f"plot written to {args.plot}")
+    if not_saved is not None:
+        print(f"{Path(sys.argv[0]).name}: model not saved: {not_saved}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -228,3 +228,37 @@ def test_mnist_to_idx_checks_its_folder_before_loading(tmp_path, kind):
         os.mkfifo(out / "train-images-idx3-ubyte")
     result = run_script("mnist_to_idx.py", "--data", str(tmp_path / "no-data.npz"), str(out))
     assert_usage_error(result, "out_dir")
+
+
+def test_train_mnist_keeps_the_previous_model_when_training_diverges(tmp_path):
+    from cpp_grad.nn import MLP
+
+    model_path, figures = tmp_path / "model.npz", tmp_path / "run.json"
+    MLP(784, [30, 10], seed=7).save(model_path)
+    before = model_path.read_bytes()
+    result = run_script(
+        "train_mnist.py",
+        "--data",
+        str(MNIST_SMALL),
+        "--no-progress",
+        "--limit",
+        "500",
+        "--epochs",
+        "1",
+        "--dtype",
+        "float64",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e300",
+        "--save",
+        str(model_path),
+        "--json",
+        str(figures),
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "model not saved" in result.stderr and "NaN or Inf" in result.stderr, result.stderr
+    assert "non-finite" in result.stderr  # fit's warning
+    assert "Traceback" not in result.stderr
+    assert model_path.read_bytes() == before
+    assert json.loads(figures.read_text())["train_samples"] == 500
