@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cpp_grad.nn import MLP
 
@@ -304,3 +306,35 @@ def test_fit_does_not_warn_on_a_healthy_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         MLP(2, [8, 2], seed=0).fit(x, y, epochs=2, batch_size=20, progress=False)
+
+
+# ---- damaged files never crash ----------------------------------------------------------------
+
+_SAVED = io.BytesIO()
+np.savez(
+    _SAVED,
+    architecture=np.array(json.dumps(SMALL | {"activation": "tanh"})),
+    **{
+        name: np.full(shape, 0.5)
+        for name, shape in {"W0": (4, 3), "b0": (4,), "W1": (2, 4), "b1": (2,)}.items()
+    },
+)
+SAVED = _SAVED.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.integers(0, len(SAVED)),
+    flips=st.lists(st.tuples(st.integers(0, len(SAVED) - 1), st.integers(1, 255)), max_size=4),
+)
+def test_a_damaged_model_file_is_a_value_error_or_a_model(tmp_path, cut, flips):
+    data = bytearray(SAVED[:cut] if cut < len(SAVED) and not flips else SAVED)
+    for position, mask in flips:
+        data[position] ^= mask
+    path = tmp_path / "model.npz"
+    path.write_bytes(bytes(data))
+    try:
+        model = MLP.load(path)
+    except ValueError:
+        return
+    assert model.nouts == [4, 2] and all(np.isfinite(w).all() for w, _ in model.get_weights())
