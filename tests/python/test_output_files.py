@@ -165,25 +165,18 @@ def test_train_mnist_checks_outputs_before_loading_data(tmp_path, flag, make):
     assert_usage_error(result, flag)
 
 
+def train_small(*args: str) -> subprocess.CompletedProcess:
+    """train_mnist.py for one epoch on 500 images of the fixture."""
+    common = ["--data", str(MNIST_SMALL), "--no-progress", "--limit", "500", "--epochs", "1"]
+    return run_script("train_mnist.py", *common, *args)
+
+
 def test_train_mnist_writes_json_and_model_through_symlinks(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     (tmp_path / "run.json").symlink_to(runs / "run-1.json")
     (tmp_path / "model.npz").symlink_to(runs / "model-1.npz")
-    result = run_script(
-        "train_mnist.py",
-        "--data",
-        str(MNIST_SMALL),
-        "--no-progress",
-        "--limit",
-        "500",
-        "--epochs",
-        "1",
-        "--json",
-        str(tmp_path / "run.json"),
-        "--save",
-        str(tmp_path / "model.npz"),
-    )
+    result = train_small("--json", str(tmp_path / "run.json"), "--save", str(tmp_path / "model.npz"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run.json").is_symlink() and (tmp_path / "model.npz").is_symlink()
     assert json.loads((runs / "run-1.json").read_text())["train_samples"] == 500
@@ -236,26 +229,8 @@ def test_train_mnist_keeps_the_previous_model_when_training_diverges(tmp_path):
     model_path, figures = tmp_path / "model.npz", tmp_path / "run.json"
     MLP(784, [30, 10], seed=7).save(model_path)
     before = model_path.read_bytes()
-    result = run_script(
-        "train_mnist.py",
-        "--data",
-        str(MNIST_SMALL),
-        "--no-progress",
-        "--limit",
-        "500",
-        "--epochs",
-        "1",
-        "--dtype",
-        "float64",
-        "--optimizer",
-        "sgd",
-        "--lr",
-        "1e300",
-        "--save",
-        str(model_path),
-        "--json",
-        str(figures),
-    )
+    diverging = ["--dtype", "float64", "--optimizer", "sgd", "--lr", "1e300"]
+    result = train_small(*diverging, "--save", str(model_path), "--json", str(figures))
     assert result.returncode == 1, result.stderr[-2000:]
     assert "model not saved" in result.stderr and "NaN or Inf" in result.stderr, result.stderr
     assert "non-finite" in result.stderr  # fit's warning
