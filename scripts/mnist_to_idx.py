@@ -19,7 +19,8 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cpp_grad.datasets import load_mnist, write_mnist_idx
+from cpp_grad._files import check_writable_folder
+from cpp_grad.datasets import IDX_FILES, load_mnist, write_mnist_idx
 
 
 def parse_args(argv=None):
@@ -29,7 +30,12 @@ def parse_args(argv=None):
         help="keras-layout mnist.npz or a folder of IDX files (default: $CPP_GRAD_MNIST, then keras' cache)",
     )
     parser.add_argument("out_dir", type=Path, help="folder to write the IDX files to")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:  # before the data is loaded
+        check_writable_folder(args.out_dir, [name for name, _ in IDX_FILES.values()])
+    except OSError as error:
+        parser.error(f"out_dir: {error}")
+    return args
 
 
 def main(argv=None) -> int:
