@@ -19,6 +19,8 @@ import linecache
 import sys
 import traceback
 
+from . import __version__, get_include
+
 _EXAMPLES = (
     "a, b = Value(2.0), Value(-3.0); c = (a * b + b**2).relu(); c.backward(); a.grad, b.grad",
     "draw_dot(c)  # in Jupyter; elsewhere draw_dot(c).render('graph') writes graph.svg",
@@ -97,7 +99,12 @@ def main(argv=None) -> int:
         description="A Python console with cpp_grad loaded. Reads piped lines when stdin is not a terminal.",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no banner")
+    parser.add_argument("--includes", action="store_true", help="print the C++ headers' -I flag and exit")
+    parser.add_argument("--version", action="version", version=f"cpp_grad {__version__}")
     args = parser.parse_args(argv)
+    if args.includes:
+        print(f"-I{get_include()}")  # no cppyy: see Note [Lazy package] in __init__.py
+        return 0
 
     names = namespace()
     if not sys.stdin.isatty():

@@ -10,7 +10,7 @@ namespace py {
 template <typename T>
 std::unique_ptr<Optimizer<T>> TrainOps<T>::optimizer(const std::string& name, const MLP<T>& m,
                                                      double lr, double momentum) {
-  return make_optimizer<T>(name, m.parameters(), T(lr), T(momentum));
+  return make_optimizer<T>(name, m.parameters(), lr, momentum);
 }
 
 template <typename T>

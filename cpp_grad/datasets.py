@@ -37,6 +37,7 @@ so it can be used without loading the C++ engine.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import math
@@ -54,6 +55,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from ._cache import data_dir
+from ._files import DEFLATE_MAX_RATIO, atomic_write
 
 __all__ = ["MnistUnavailableError", "load_mnist", "make_moons", "read_idx", "write_idx", "write_mnist_idx"]
 
@@ -118,7 +120,11 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
     ``expected_magic`` (e.g. ``0x00000803`` for 3-d images) makes any other
     magic number an error. Raises ``FileNotFoundError`` for a missing file and
     ``ValueError`` for a wrong magic number, a header that promises more or
-    fewer bytes than the file holds, or a damaged gzip stream.
+    fewer bytes than the file holds, or a damaged gzip stream. The header's
+    promise is checked against the file's size before anything is read (for
+    gzip: against the most it can inflate to, and against the size gzip
+    recorded), so a small file cannot make it allocate or inflate gigabytes;
+    a size that passes but cannot be allocated is a ``MemoryError`` naming it.
     """
     path = _as_path(path)
     if not path.exists():
@@ -127,10 +133,10 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
         raise ValueError(f"{path} is a folder, not an IDX file")
     if not _is_gzip(path):
         with open(path, "rb") as stream:
-            return _parse_idx(stream, path, expected_magic)
+            return _parse_idx(stream, path, expected_magic, _check_plain_size)
     try:
         with gzip.open(path, "rb") as stream:
-            return _parse_idx(stream, path, expected_magic)
+            return _parse_idx(stream, path, expected_magic, _check_gzip_size)
     except _GZIP_ERRORS as error:
         raise ValueError(f"{path}: damaged gzip data ({error})") from error
 
@@ -150,10 +156,12 @@ def write_idx(path, array) -> None:
         raise ValueError(f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}")
     if max(array.shape) >= 2**32:
         raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wb") as stream:
-        stream.write(_idx_header(array))
-        stream.write(np.ascontiguousarray(array).tobytes())
+    with atomic_write(path) as raw:  # replaced whole or not at all (see cpp_grad/_files.py)
+        gzipped = path.suffix == ".gz"
+        compressor = gzip.GzipFile(path.name, "wb", fileobj=raw) if gzipped else contextlib.nullcontext(raw)
+        with compressor as stream:
+            stream.write(_idx_header(array))
+            stream.write(np.ascontiguousarray(array).tobytes())
 
 
 def _idx_header(array: np.ndarray) -> bytes:
@@ -182,7 +190,7 @@ def _is_gzip(path: Path) -> bool:
         return stream.read(2) == _GZIP_MAGIC
 
 
-def _parse_idx(stream, path: Path, expected_magic: int | None) -> np.ndarray:
+def _parse_idx(stream, path: Path, expected_magic: int | None, check_size) -> np.ndarray:
     magic_bytes = _read_up_to(stream, 4)
     if len(magic_bytes) < 4:
         raise ValueError(
@@ -200,11 +208,49 @@ def _parse_idx(stream, path: Path, expected_magic: int | None) -> np.ndarray:
         )
     shape = struct.unpack(f">{ndim}I", size_bytes)
     data_size = math.prod(shape)
-    # One byte past the promised size tells a trailing-garbage file apart.
-    data = _read_up_to(stream, data_size + 1)
-    if len(data) != data_size:
-        _raise_size_mismatch(path, shape, header_size, data_size, len(data), stream)
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
+    check_size(path, shape, header_size, data_size)
+    try:
+        data = np.empty(data_size, dtype=np.uint8)
+    except MemoryError:
+        raise MemoryError(
+            f"{path}: not enough memory for the {data_size} bytes of data (shape {shape}) its header promises"
+        ) from None
+    got = _read_into(stream, data)
+    if got != data_size or stream.read(1):  # one byte more tells trailing garbage apart
+        _raise_size_mismatch(path, shape, header_size, data_size, got, stream)
+    return data.reshape(shape)
+
+
+def _check_plain_size(path: Path, shape, header_size: int, data_size: int) -> None:
+    """An uncompressed file holds exactly the header and the data."""
+    holds = path.stat().st_size
+    if holds != header_size + data_size:
+        _raise_size_mismatch(path, shape, header_size, data_size, holds - header_size)
+
+
+def _check_gzip_size(path: Path, shape, header_size: int, data_size: int) -> None:
+    """A gzip file cannot inflate past deflate's ratio, and records its inflated
+    size modulo 2**32 in its last 4 bytes (for the last member of the stream).
+    A promise beyond the first is an error at once; one that disagrees with
+    the second is checked by inflating and counting, without keeping the data
+    (a file of several gzip members is valid and has a partial record)."""
+    promised = header_size + data_size
+    compressed = path.stat().st_size
+    most = compressed * DEFLATE_MAX_RATIO
+    if promised > most:
+        raise ValueError(
+            f"{path}: truncated: header promises {promised} bytes (shape {shape}), but a "
+            f"{compressed}-byte gzip file inflates to at most {most}"
+        )
+    with open(path, "rb") as stream:
+        stream.seek(-4, os.SEEK_END)
+        recorded = int.from_bytes(stream.read(4), "little")
+    if promised % 2**32 == recorded:
+        return
+    with gzip.open(path, "rb") as stream:
+        holds = _count_up_to(stream, promised + 1)
+    if holds != promised:
+        _raise_size_mismatch(path, shape, header_size, data_size, holds - header_size)
 
 
 def _check_magic(path: Path, magic: int, expected_magic: int | None) -> None:
@@ -222,15 +268,19 @@ def _check_magic(path: Path, magic: int, expected_magic: int | None) -> None:
         )
 
 
-def _raise_size_mismatch(path, shape, header_size, data_size, got, stream):
+def _raise_size_mismatch(path, shape, header_size, data_size, got, stream=None):
+    """``got``: the data bytes found (all of them, or at least data_size + 1
+    when ``stream`` may hold more)."""
     promised = header_size + data_size
     if got < data_size:
         raise ValueError(
             f"{path}: truncated: header promises {promised} bytes "
             f"(shape {shape}), but the file holds only {header_size + got}"
         )
-    holds = header_size + got + len(_read_up_to(stream, _CHUNK))
-    more = "at least " if holds - promised > _CHUNK else ""
+    holds = header_size + got
+    if stream is not None:
+        holds += 1 + _count_up_to(stream, _CHUNK)  # the byte read past the data, and some more
+    more = "at least " if stream is not None and holds - promised > _CHUNK else ""
     raise ValueError(
         f"{path}: header promises {promised} bytes (shape {shape}), but the "
         f"file holds {more}{holds}: trailing bytes after the data"
@@ -250,6 +300,29 @@ def _read_up_to(stream, size: int) -> bytearray:
             break
         buffer += chunk
     return buffer
+
+
+def _read_into(stream, array: np.ndarray) -> int:
+    """Fill ``array``'s bytes from ``stream`` in chunks; returns how many were read."""
+    view = memoryview(array).cast("B")
+    done = 0
+    while done < len(view):
+        count = stream.readinto(view[done : done + _CHUNK])
+        if not count:
+            break
+        done += count
+    return done
+
+
+def _count_up_to(stream, size: int) -> int:
+    """How many bytes ``stream`` holds, up to ``size``, keeping none of them."""
+    done = 0
+    while done < size:
+        chunk = stream.read(min(_CHUNK, size - done))
+        if not chunk:
+            break
+        done += len(chunk)
+    return done
 
 
 # --------------------------------------------------------------------------

@@ -15,17 +15,13 @@ arrays, and ``predict``/``evaluate`` compute outputs without a graph.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import numbers
-import os
-import tempfile
-import zipfile
-from pathlib import Path
+import warnings
 
 import numpy as np
 
+from . import _model_file
 from ._errors import cpp_errors
 from ._kernels import ensure_data_ops
 from ._loader import CTYPES, cpp
@@ -37,7 +33,6 @@ _VALUE_CLASSES = {"float64": Value, "float32": Value32}
 _ACTIVATIONS = ("relu", "tanh", "linear")
 _OPTIMIZERS = ("adam", "sgd")
 _LOSSES = ("cross_entropy", "mse", "hinge")
-_SAVE_FORMAT = 1
 
 
 def _check_dtype(dtype) -> str:
@@ -53,10 +48,15 @@ def _check_integer(value, what: str) -> int:
     return int(value)
 
 
+_MAX_SIZE = 2**64 - 1  # C++'s std::size_t
+
+
 def _check_count(value, what: str, minimum: int = 1) -> int:
     value = _check_integer(value, what)
     if value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(f"{what} is {value}, more than the largest size (2**64 - 1)")
     return value
 
 
@@ -125,7 +125,7 @@ class Module:
             and x.dtype.kind in "fiub"
             or all(isinstance(v, numbers.Real) for v in x)
         ):
-            numbers_ = np.asarray(x, dtype=self.dtype)
+            numbers_ = np.ascontiguousarray(x, dtype=self.dtype)
             if not np.all(np.isfinite(numbers_)):
                 bad = int(np.flatnonzero(~np.isfinite(numbers_))[0])
                 raise ValueError(
@@ -332,30 +332,48 @@ class MLP(Module):
         ensure_data_ops()
         ops = cpp.py.TrainOps[CTYPES[self.dtype]]
         with cpp_errors():
-            self._optimizer = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, self._optimizer, loss, batch_size, _check_seed(seed), threads)
-        history = []
-        for epoch in range(1, epochs + 1):
-            with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
-                with cpp_errors():
-                    result = self._data_ops(x).train_epoch(
-                        trainer, x, y, len(x), self.nin, x_scale, report.callback
+            # Both live only as long as this call: the trainer holds the model
+            # until it is freed (Note [One trainer per model] in train.hpp).
+            optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, _check_seed(seed), threads)
+        try:
+            history = []
+            diverged = False
+            for epoch in range(1, epochs + 1):
+                with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
+                    with cpp_errors():
+                        result = self._data_ops(x).train_epoch(
+                            trainer, x, y, len(x), self.nin, x_scale, report.callback
+                        )
+                    report.reraise()
+                if report.non_finite_after is not None and not diverged:
+                    diverged = True
+                    batches = -(-len(x) // batch_size)
+                    warnings.warn(
+                        f"fit: the loss became non-finite (NaN or Inf) in epoch {epoch}, batch "
+                        f"{-(-report.non_finite_after // batch_size)} of {batches}: training diverged "
+                        f"(lr {lr or 'default'} is likely too large); save() will refuse these weights",
+                        RuntimeWarning,
+                        stacklevel=2,
                     )
-                report.reraise()
-            record = {
-                "epoch": epoch,
-                "loss": float(result.loss),
-                "accuracy": float(result.accuracy),
-                "seconds": float(result.seconds),
-            }
-            if validation is not None:  # checked once above, not again each epoch
-                with cpp_errors():
-                    record["val_accuracy"] = float(
-                        self._data_ops(x_val).evaluate(self._cpp, x_val, y_val, len(x_val), self.nin, x_scale)
-                    )
-            history.append(record)
-            if on_epoch_end is not None:
-                on_epoch_end(record)
+                record = {
+                    "epoch": epoch,
+                    "loss": float(result.loss),
+                    "accuracy": float(result.accuracy),
+                    "seconds": float(result.seconds),
+                }
+                if validation is not None:  # checked once above, not again each epoch
+                    with cpp_errors():
+                        record["val_accuracy"] = float(
+                            self._data_ops(x_val).evaluate(
+                                self._cpp, x_val, y_val, len(x_val), self.nin, x_scale
+                            )
+                        )
+                history.append(record)
+                if on_epoch_end is not None:
+                    on_epoch_end(record)
+        finally:
+            del trainer, optimizer_  # now, not when a traceback holding this frame goes
         return history
 
     def predict(self, x, x_scale=1.0) -> np.ndarray:
@@ -382,65 +400,31 @@ class MLP(Module):
     def save(self, path) -> None:
         """Writes the architecture and weights to an ``.npz`` file.
 
-        The file is written next to its destination and renamed over it, so a
-        failed save leaves any previous file untouched.
+        The file is written beside its destination and renamed over it, so a
+        failed save leaves any previous file untouched. A symlink is written
+        through to its target; only a regular file is replaced (a folder, FIFO
+        or device is an error); an existing file keeps its mode. Weights that
+        hold NaN or Inf (a diverged run) are a ``ValueError``: nothing is written.
         """
-        path = Path(os.fspath(path)).expanduser()
-        if not path.parent.is_dir():
-            raise FileNotFoundError(f"cannot save to {path}: folder {path.parent} does not exist")
-        arrays = {
-            "architecture": np.array(
-                json.dumps(
-                    {
-                        "format": _SAVE_FORMAT,
-                        "nin": self.nin,
-                        "nouts": self.nouts,
-                        "activation": self.activation,
-                        "dtype": self.dtype,
-                        "seed": self.seed,
-                    }
-                )
-            )
+        spec = {
+            "nin": self.nin,
+            "nouts": self.nouts,
+            "activation": self.activation,
+            "dtype": self.dtype,
+            "seed": self.seed,
         }
-        for i, (w, b) in enumerate(self.get_weights()):
-            arrays[f"W{i}"], arrays[f"b{i}"] = w, b
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        _model_file.write(path, spec, self.get_weights())
 
     @classmethod
     def load(cls, path) -> MLP:
-        """A model saved by ``save``, with bit-identical weights."""
-        path = Path(os.fspath(path)).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"no saved model at {path}")
-        try:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with data:
-                arrays = {key: data[key] for key in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-            raise ValueError(f"{path} is not a model saved by cpp_grad: {error}") from None
-        if "architecture" not in arrays:
-            raise ValueError(f"{path} is not a model saved by cpp_grad: no 'architecture' entry")
-        try:
-            spec = json.loads(str(arrays["architecture"]))
-            model = cls(spec["nin"], spec["nouts"], spec["activation"], spec["dtype"], spec.get("seed", 0))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path} has a damaged architecture entry: {error}") from None
-        missing = [k for i in range(len(model.nouts)) for k in (f"W{i}", f"b{i}") if k not in arrays]
-        if missing:
-            raise ValueError(f"{path} lacks the weights {', '.join(missing)}")
-        model.set_weights([(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(len(model.nouts))])
+        """A model saved by ``save``, with bit-identical weights.
+
+        Every size the file states is checked against the bytes it holds
+        before the model is built (see cpp_grad/_model_file.py).
+        """
+        spec, weights = _model_file.read(path)
+        model = cls(spec["nin"], spec["nouts"], spec["activation"], spec["dtype"], spec["seed"])
+        model.set_weights(weights)
         return model
 
     # ---- input checks ------------------------------------------------------------
@@ -507,8 +491,11 @@ class _progress_bar:
 
             self._bar = tqdm(total=total, desc=description, unit="sample", leave=False)
         self._done = 0
+        self.non_finite_after = None  # samples done when the mean loss first became NaN/Inf
 
     def callback(self, done, mean_loss):
+        if self.non_finite_after is None and not math.isfinite(mean_loss):
+            self.non_finite_after = int(done)
         try:
             if self._bar is not None:
                 self._bar.update(int(done) - self._done)

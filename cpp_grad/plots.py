@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write, check_writable
+
 __all__ = ["plot_training", "plot_decision_boundary"]
 
 _IMAGE_SIDE = 28
@@ -39,9 +41,13 @@ def _figure(width: float, height: float):
 
 def _output_path(path) -> Path:
     path = Path(os.fspath(path)).expanduser()
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
+    check_writable(path)
     return path
+
+
+def _save_png(figure, path: Path) -> None:
+    with atomic_write(path) as stream:
+        figure.savefig(stream, format="png", dpi=100)
 
 
 def plot_training(history, model, x_test, y_test, path, x_scale=1.0, digits=24) -> Path:
@@ -99,7 +105,7 @@ def plot_training(history, model, x_test, y_test, path, x_scale=1.0, digits=24) 
                     spine.set_linewidth(2)
         mistakes = f"{wrong} wrong, in red" if wrong else "none wrong"
         bottom.suptitle(f"First {n} test digits and the predicted labels ({mistakes})", fontsize=11)
-    figure.savefig(path, format="png", dpi=100)
+    _save_png(figure, path)
     return path
 
 
@@ -191,5 +197,5 @@ def plot_decision_boundary(model, x, y, path, resolution=200, title=None) -> Pat
     axes.set_xlim(xs[0], xs[-1])
     axes.set_ylim(ys[0], ys[-1])
     axes.set_title(title or "Decision boundary")
-    figure.savefig(path, format="png", dpi=100)
+    _save_png(figure, path)
     return path

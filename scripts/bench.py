@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cpp_grad._cli import check_data_argument, load_mnist_or_exit  # noqa: E402
+from cpp_grad._files import check_writable_folder, write_text  # noqa: E402
 from cpp_grad.datasets import write_mnist_idx  # noqa: E402
 
 # Each target: (limit, whether lower is better, how the table shows it).
@@ -319,6 +320,12 @@ def main(argv=None) -> int:
         parser.error(f"--limit must be at least 1, got {args.limit}")
     check_data_argument(parser, args.data)
     out_dir = Path(args.out)
+    outputs = ["bench.json", "bench.md", *(f"ops_{size}.json" for size in GENERIC_OP_GRAPH_SIZES)]
+    outputs += [f"{kind}_run_{k}.json" for kind in ("python", "cpp") for k in range(max(args.repeats, 0))]
+    try:  # before hours of building and measuring
+        check_writable_folder(out_dir, outputs)
+    except OSError as error:
+        parser.error(f"--out: {error}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     (x_train, y_train), (x_test, y_test) = load_mnist_or_exit(args.data)
@@ -367,9 +374,9 @@ def main(argv=None) -> int:
         run([str(build_dir / "bench_ops"), "--ops", str(size), "--json", str(ops_json)])
         results["ops"][str(size)] = json.loads(ops_json.read_text())
 
-    (out_dir / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_text(out_dir / "bench.json", json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (out_dir / "bench.md").write_text(table)
+    write_text(out_dir / "bench.md", table)
     print(table)
     return 0
 

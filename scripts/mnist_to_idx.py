@@ -20,7 +20,8 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cpp_grad._cli import check_data_argument, load_mnist_or_exit
-from cpp_grad.datasets import write_mnist_idx
+from cpp_grad._files import check_writable_folder
+from cpp_grad.datasets import IDX_FILES, write_mnist_idx
 
 
 def parse_args(argv=None):
@@ -32,8 +33,10 @@ def parse_args(argv=None):
     parser.add_argument("out_dir", type=Path, help="folder to write the IDX files to")
     args = parser.parse_args(argv)
     check_data_argument(parser, args.data)
-    if args.out_dir.expanduser().exists() and not args.out_dir.expanduser().is_dir():
-        parser.error(f"{args.out_dir} exists and is not a folder")
+    try:  # before the data is loaded
+        check_writable_folder(args.out_dir, [name for name, _ in IDX_FILES.values()])
+    except OSError as error:
+        parser.error(f"out_dir: {error}")
     return args
 
 

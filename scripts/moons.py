@@ -22,6 +22,7 @@ try:
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cpp_grad._files import check_output_args, write_text
 from cpp_grad.datasets import make_moons
 from cpp_grad.nn import MLP
 
@@ -51,6 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--steps must be at least 1, got {args.steps}")
     if args.samples < 2:
         parser.error(f"--samples must be at least 2, got {args.samples}")
+    check_output_args(parser, args, "plot", "json")  # before training
     return args
 
 
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
             "samples": len(x),
             "data": source,
         }
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        write_text(args.json, json.dumps(figures, indent=2) + "\n")
     if args.plot:
         from cpp_grad.plots import plot_decision_boundary
 

@@ -24,6 +24,7 @@ except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cpp_grad._cli import check_data_argument, check_training_options, load_mnist_or_exit
+from cpp_grad._files import check_output_args, write_text
 from cpp_grad.nn import MLP
 
 
@@ -75,6 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     }
     check_training_options(parser, **args.fit_options)
     check_data_argument(parser, args.data)
+    check_output_args(parser, args, "save", "json", "plot")  # before the data is loaded
     return args
 
 
@@ -136,9 +138,13 @@ def main(argv=None) -> int:
         f"({wall_seconds:.2f} s with JIT and evaluation)"
     )
 
+    not_saved = None
     if args.save:
-        model.save(args.save)
-        print(f"model saved to {args.save}")
+        try:
+            model.save(args.save)
+            print(f"model saved to {args.save}")
+        except ValueError as error:  # NaN/Inf weights: the previous model stays; the figures still go out
+            not_saved = error
     if args.json:
         figures = {
             "test_accuracy": test_accuracy,
@@ -159,12 +165,15 @@ def main(argv=None) -> int:
             "peak_rss_mb": peak_resident_mb(),
             "per_epoch": history,
         }
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+        write_text(args.json, json.dumps(figures, indent=2) + "\n")
     if args.plot:
         from cpp_grad.plots import plot_training
 
         plot_training(history, model, x_test, y_test, args.plot, x_scale=pixel_scale)
         print(f"plot written to {args.plot}")
+    if not_saved is not None:
+        print(f"{Path(sys.argv[0]).name}: model not saved: {not_saved}", file=sys.stderr)
+        return 1
     return 0
 
 

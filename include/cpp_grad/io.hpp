@@ -163,6 +163,15 @@ inline MnistData load_mnist_idx(const std::string& dir) {
   };
   check_counts(data.train_images, data.train_labels.size(), "train");
   check_counts(data.test_images, data.test_labels.size(), "test");
+  // One model reads both: a test image of another size would be read with
+  // the training images' row length.
+  if (data.test_images.rows != data.train_images.rows ||
+      data.test_images.cols != data.train_images.cols)
+    throw std::runtime_error("MNIST in '" + dir + "': train images are " +
+                             std::to_string(data.train_images.rows) + " x " +
+                             std::to_string(data.train_images.cols) + " pixels but test images " +
+                             std::to_string(data.test_images.rows) + " x " +
+                             std::to_string(data.test_images.cols));
   return data;
 }
 

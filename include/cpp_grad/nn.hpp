@@ -3,12 +3,19 @@
 // neuron's weighted sum is one fused `dot` node (see fused.hpp).
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fused.hpp"
@@ -54,6 +61,66 @@ T activate(T x, Activation activation) {
   }
 }
 
+// An allocation that failed, saying what it was for and how large it was.
+// Python receives it as MemoryError.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  explicit OutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+namespace detail {
+
+// a * b + c, or an invalid_argument naming `what` if it does not fit a size_t.
+inline std::size_t checked_multiply_add(std::size_t a, std::size_t b, std::size_t c,
+                                        const std::string& what) {
+  std::size_t product = 0, sum = 0;
+  if (__builtin_mul_overflow(a, b, &product) || __builtin_add_overflow(product, c, &sum))
+    throw std::invalid_argument(what + " needs more than " +
+                                std::to_string(std::numeric_limits<std::size_t>::max()) +
+                                " parameters: sizes too large");
+  return sum;
+}
+
+// The machine's physical memory in bytes (the largest size_t if unknown).
+inline std::size_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  std::size_t bytes = 0;
+  if (pages <= 0 || page_size <= 0 ||
+      __builtin_mul_overflow(std::size_t(pages), std::size_t(page_size), &bytes))
+    return std::numeric_limits<std::size_t>::max();
+  return bytes;
+}
+
+inline std::string gigabytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GB", bytes / 1e9);
+  return text;
+}
+
+// Refuses, before anything is allocated, `parameters` weights and biases in
+// `neurons` neurons that need more memory than the machine has.
+template <typename T>
+void check_fits_in_memory(std::size_t parameters, std::size_t neurons, const std::string& what);
+
+// `make()`, with a failed allocation reported as OutOfMemory naming its size.
+template <typename Make>
+auto allocating(std::size_t bytes, const std::string& what, Make make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const OutOfMemory&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemory("out of memory making " + what + " (" + std::to_string(bytes) +
+                      " bytes, " + gigabytes(double(bytes)) + ")");
+  }
+}
+
+}  // namespace detail
+
 template <typename T>
 class Module {
  public:
@@ -84,7 +151,7 @@ template <typename T>
 class Neuron : public Module<T> {
  public:
   Neuron(std::size_t nin, Activation activation = Activation::relu, std::uint64_t seed = 0)
-      : Neuron(ParameterBlock<T>::create(checked_size(nin) + 1), 0, nin, activation) {
+      : Neuron(new_block(nin), 0, nin, activation) {
     Random rng(seed);
     initialize(*block_, nin, 1, activation, rng);
   }
@@ -118,6 +185,14 @@ class Neuron : public Module<T> {
   }
 
  private:
+  static std::shared_ptr<ParameterBlock<T>> new_block(std::size_t nin) {
+    const std::string what = "a neuron of " + std::to_string(checked_size(nin)) + " inputs";
+    const std::size_t size = detail::checked_multiply_add(1, nin, 1, what);
+    detail::check_fits_in_memory<T>(size, 1, what);
+    return detail::allocating(size * sizeof(_Value<T>), what,
+                              [size] { return ParameterBlock<T>::create(size); });
+  }
+
   void check_inputs(std::size_t n) const {
     if (n != nin_)
       throw std::invalid_argument("neuron expects " + std::to_string(nin_) +
@@ -135,9 +210,10 @@ template <typename T>
 class Layer : public Module<T> {
  public:
   Layer(std::size_t nin, std::size_t nout, Activation activation, Random& rng)
-      : nin_(nin), activation_(activation),
-        block_(ParameterBlock<T>::create(block_size(nin, nout))) {
+      : nin_(nin), activation_(activation), block_(new_block(nin, nout)) {
     initialize(*block_, nin, nout, activation, rng);
+    detail::allocating(nout * sizeof(Neuron<T>), description(nin, nout),
+                       [this, nout] { neurons_.reserve(nout); });
     for (std::size_t j = 0; j < nout; ++j)
       neurons_.emplace_back(block_, j * (nin + 1), nin, activation);
   }
@@ -183,12 +259,24 @@ class Layer : public Module<T> {
     }
   }
 
+  // The number of weights and biases of a layer, checked: it fits a size_t.
   static std::size_t block_size(std::size_t nin, std::size_t nout) {
     if (nout == 0) throw std::invalid_argument("a layer needs at least 1 neuron, got 0");
-    return nout * (Neuron<T>::checked_size(nin) + 1);
+    Neuron<T>::checked_size(nin);
+    return detail::checked_multiply_add(nout, nin, nout, description(nin, nout));
   }
 
  private:
+  static std::string description(std::size_t nin, std::size_t nout) {
+    return "a layer of " + std::to_string(nout) + " neurons of " + std::to_string(nin) + " inputs";
+  }
+  static std::shared_ptr<ParameterBlock<T>> new_block(std::size_t nin, std::size_t nout) {
+    const std::size_t size = block_size(nin, nout);
+    detail::check_fits_in_memory<T>(size, nout, description(nin, nout));
+    return detail::allocating(size * sizeof(_Value<T>), description(nin, nout),
+                              [size] { return ParameterBlock<T>::create(size); });
+  }
+
   std::size_t nin_;
   Activation activation_;
   std::shared_ptr<ParameterBlock<T>> block_;
@@ -205,12 +293,24 @@ class MLP : public Module<T> {
       : nin_(nin), hidden_activation_(hidden_activation) {
     if (nin == 0) throw std::invalid_argument("an MLP needs at least 1 input, got 0");
     if (nouts.empty()) throw std::invalid_argument("an MLP needs at least 1 layer");
-    Random rng(seed);
-    std::size_t width = nin;
+    std::string what = "an MLP " + std::to_string(nin);
+    std::size_t parameters = 0, neurons = 0, width = nin;
     for (std::size_t i = 0; i < nouts.size(); ++i) {
       if (nouts[i] == 0)
         throw std::invalid_argument("layer " + std::to_string(i + 1) +
                                     " of the MLP has 0 neurons: every layer needs at least 1");
+      what += "-" + std::to_string(nouts[i]);
+      parameters =
+          detail::checked_multiply_add(1, Layer<T>::block_size(width, nouts[i]), parameters, what);
+      neurons = detail::checked_multiply_add(1, nouts[i], neurons, what);
+      width = nouts[i];
+    }
+    detail::check_fits_in_memory<T>(parameters, neurons, what);
+    detail::allocating(nouts.size() * sizeof(Layer<T>), what,
+                       [this, &nouts] { layers_.reserve(nouts.size()); });
+    Random rng(seed);
+    width = nin;
+    for (std::size_t i = 0; i < nouts.size(); ++i) {
       const bool last = i + 1 == nouts.size();
       layers_.emplace_back(width, nouts[i], last ? Activation::linear : hidden_activation, rng);
       width = nouts[i];
@@ -250,6 +350,9 @@ class MLP : public Module<T> {
   }
   Activation hidden_activation() const { return hidden_activation_; }
   const std::vector<Layer<T>>& layers() const { return layers_; }
+  // Set while a Trainer trains this model (see Note [One trainer per model]);
+  // copies of the model share its parameters, and so this flag.
+  std::atomic<bool>& training_flag() const { return *training_; }
 
   // Inference without building a graph; `out` has room for nout() numbers.
   template <typename Input>
@@ -314,6 +417,19 @@ class MLP : public Module<T> {
   std::size_t nin_;
   Activation hidden_activation_;
   std::vector<Layer<T>> layers_;
+  std::shared_ptr<std::atomic<bool>> training_ = std::make_shared<std::atomic<bool>>(false);
 };
+
+template <typename T>
+void detail::check_fits_in_memory(std::size_t parameters, std::size_t neurons,
+                                  const std::string& what) {
+  const double bytes = double(parameters) * double(sizeof(_Value<T>)) +
+                       double(neurons) * double(sizeof(Neuron<T>));
+  const std::size_t memory = physical_memory();
+  if (bytes > double(memory))
+    throw std::invalid_argument(what + " has " + std::to_string(parameters) + " parameters (" +
+                                gigabytes(bytes) + "), more than this machine's memory (" +
+                                gigabytes(double(memory)) + ")");
+}
 
 }  // namespace cpp_grad

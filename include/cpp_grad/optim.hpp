@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -100,16 +102,45 @@ class Adam : public Optimizer<T> {
   long t_ = 0;
 };
 
+namespace detail {
+
+inline std::string number_text(double x) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", x);
+  return text;
+}
+
+// A learning rate as the user gave it, in double, checked to keep its
+// meaning in T: one that rounds to 0 (or overflows) in float is refused, not
+// trained with as 0 or infinity.
+template <typename T>
+T learning_rate_in(double lr) {
+  const char* type = sizeof(T) == sizeof(float) ? "float32" : "float64";
+  if (lr > double(std::numeric_limits<T>::max()))
+    throw std::invalid_argument("the learning rate " + number_text(lr) + " is too large for " +
+                                type + " (at most " +
+                                number_text(double(std::numeric_limits<T>::max())) + ")");
+  if (lr > 0 && T(lr) == 0)
+    throw std::invalid_argument("the learning rate " + number_text(lr) + " rounds to 0 in " +
+                                type + " (the smallest is " +
+                                number_text(double(std::numeric_limits<T>::denorm_min())) + ")");
+  return T(lr);
+}
+
+}  // namespace detail
+
 // "sgd" or "adam"; lr = 0 means the optimizer's default (0.1 or 0.003).
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const std::string& name,
-                                             std::vector<Value<T>> params, T lr = 0,
-                                             T momentum = 0) {
+                                             std::vector<Value<T>> params, double lr = 0,
+                                             double momentum = 0) {
   if (!(lr >= 0) || !std::isfinite(lr))
     throw std::invalid_argument("the learning rate must be a positive number (or 0 for the "
-                                "default), got " + std::to_string(lr));
-  if (name == "sgd") return std::make_unique<SGD<T>>(std::move(params), lr > 0 ? lr : T(0.1), momentum);
-  if (name == "adam") return std::make_unique<Adam<T>>(std::move(params), lr > 0 ? lr : T(0.003));
+                                "default), got " + detail::number_text(lr));
+  const T rate = detail::learning_rate_in<T>(lr);
+  if (name == "sgd")
+    return std::make_unique<SGD<T>>(std::move(params), lr > 0 ? rate : T(0.1), T(momentum));
+  if (name == "adam") return std::make_unique<Adam<T>>(std::move(params), lr > 0 ? rate : T(0.003));
   throw std::invalid_argument("unknown optimizer '" + name + "': expected 'sgd' or 'adam'");
 }
 

@@ -9,6 +9,8 @@
 // depends on the seed and the thread count only, never on timing.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -72,6 +74,30 @@ void check_dataset(const MLP<T>& model, const Dataset<Feature>& data, bool need_
                                   std::to_string(classes) + ")");
 }
 
+// Note [One trainer per model]
+// A Trainer moves its model's weights and keeps a reference to the model and
+// to its optimizer from one call to the next. A second Trainer on the same
+// model at once (a fit started from the first one's callback, or from
+// another thread) would move the weights under the first, and the wrapper
+// that made the first optimizer might free it for the second. So a model is
+// trained by one Trainer at a time: a Trainer holds the model's training flag
+// from its construction to its destruction, and the second one is refused.
+class TrainingLease {
+ public:
+  explicit TrainingLease(std::atomic<bool>& flag) : flag_(flag) {
+    if (flag_.exchange(true))
+      throw std::runtime_error(
+          "this model is already being trained (a fit on it is running): start another "
+          "fit once that one has returned");
+  }
+  TrainingLease(const TrainingLease&) = delete;
+  TrainingLease& operator=(const TrainingLease&) = delete;
+  ~TrainingLease() { flag_.store(false); }
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
 template <typename T>
 class Trainer {
  public:
@@ -82,12 +108,14 @@ class Trainer {
   Trainer(MLP<T>& model, Optimizer<T>& optimizer, Loss loss = Loss::cross_entropy,
           std::size_t batch_size = 32, std::uint64_t seed = 0, std::size_t threads = 1)
       : model_(model), optimizer_(optimizer), loss_(loss),
-        batch_size_(checked_batch_size(batch_size)), rng_(seed),
-        workers_(checked_threads(threads) - 1) {
-    for (std::size_t k = 1; k < threads; ++k)
-      replicas_.push_back(std::make_unique<MLP<T>>(model.nin(), model.nouts(),
-                                                   model.hidden_activation()));
-  }
+        batch_size_(checked_batch_size(batch_size)), threads_(checked_threads(threads)),
+        rng_(seed), lease_(model.training_flag()), replicas_(make_replicas(model, threads_)),
+        workers_(threads_ - 1) {}
+
+  // The model that thread k trains on: the model itself for k = 0, its own
+  // copy for the others. No two share a node, so their backward() calls
+  // never meet (see backward()).
+  const MLP<T>& shard_model(std::size_t k) const { return k == 0 ? model_ : *replicas_.at(k - 1); }
 
   template <typename Feature>
   EpochResult train_epoch(const Dataset<Feature>& data, const Progress& progress = nullptr) {
@@ -100,8 +128,8 @@ class Trainer {
     EpochResult result;
     double loss_sum = 0;
     std::size_t correct = 0;
-    for (std::size_t begin = 0; begin < data.rows; begin += batch_size_) {
-      const std::size_t end = std::min(begin + batch_size_, data.rows);
+    for (std::size_t begin = 0, end = 0; begin < data.rows; begin = end) {
+      end = begin + std::min(batch_size_, data.rows - begin);
       const BatchTotals totals = train_batch(data, order.data() + begin, end - begin);
       loss_sum += totals.loss;
       correct += totals.correct;
@@ -132,6 +160,23 @@ class Trainer {
   static std::size_t checked_threads(std::size_t threads) {
     if (threads < 1) throw std::invalid_argument("threads must be at least 1, got 0");
     return threads;
+  }
+  // A copy of the model's architecture for each thread but the caller's.
+  static std::vector<std::unique_ptr<MLP<T>>> make_replicas(const MLP<T>& model,
+                                                             std::size_t threads) {
+    std::size_t neurons = 0;
+    for (std::size_t n : model.nouts()) neurons += n;
+    const std::string what = std::to_string(threads - 1) + " copies of the model for " +
+                             std::to_string(threads) + " threads";
+    detail::check_fits_in_memory<T>(
+        detail::checked_multiply_add(threads - 1, model.num_parameters(), 0, what),
+        detail::checked_multiply_add(threads - 1, neurons, 0, what), what);
+    std::vector<std::unique_ptr<MLP<T>>> replicas;
+    replicas.reserve(threads - 1);
+    for (std::size_t k = 1; k < threads; ++k)
+      replicas.push_back(
+          std::make_unique<MLP<T>>(model.nin(), model.nouts(), model.hidden_activation()));
+    return replicas;
   }
 
   // One optimizer step on the samples rows[0..n).
@@ -197,7 +242,9 @@ class Trainer {
   Optimizer<T>& optimizer_;
   Loss loss_;
   std::size_t batch_size_;
+  std::size_t threads_;
   Random rng_;
+  TrainingLease lease_;  // after the argument checks: a refused Trainer takes nothing
   std::vector<std::unique_ptr<MLP<T>>> replicas_;
   WorkerPool workers_;  // last: its threads stop before the replicas go
 };

@@ -7,6 +7,7 @@
 // its own closure would be a reference cycle that is never freed.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -152,14 +153,29 @@ DoomedNodes<T>*& running_teardown() {
 // node starts a loop here, and every node destroyed inside it hands the
 // parents that would die with it to that loop rather than destroying them
 // itself. So each destructor runs on a node whose last-held parents are gone.
+//
+// A parent that lives on is let go of at once, in order: a node may hold one
+// parent twice (x * x), and only once the first reference is dropped does the
+// second show that this node was the parent's last owner.
 template <typename T, typename Range>
 void release_parents(Range& parents) {
-  bool any_last = false;
-  for (auto& p : parents) any_last |= p && p.use_count() == 1;
-  if (!any_last) return;  // every parent lives on: dropping our references is all
-  const auto move_out_last = [&parents](DoomedNodes<T>& doomed) {
-    for (auto& p : parents)
-      if (p && p.use_count() == 1) doomed.push(std::move(p));
+  auto parent = parents.begin();
+  const auto end = parents.end();
+  for (; parent != end; ++parent) {
+    if (!*parent) continue;
+    if (parent->use_count() == 1) break;
+    parent->reset();
+  }
+  if (parent == end) return;  // every parent lives on: dropping our references was all
+  const auto move_out_last = [&parent, end](DoomedNodes<T>& doomed) {
+    for (; parent != end; ++parent) {
+      if (!*parent) continue;
+      if (parent->use_count() == 1) {
+        doomed.push(std::move(*parent));
+      } else {
+        parent->reset();
+      }
+    }
   };
   if (DoomedNodes<T>* running = running_teardown<T>()) return move_out_last(*running);
   DoomedNodes<T> doomed;
@@ -243,39 +259,93 @@ struct _NaryValue final : _Value<T> {
   Backward backward_;
 };
 
+namespace detail {
+
+// Room on the walk's stack for `n` more nodes, grown by doubling.
+template <typename T>
+void make_room(std::vector<_Value<T>*>& stack, std::size_t n) {
+  if (stack.capacity() - stack.size() < n)
+    stack.reserve(std::max(2 * stack.capacity(), stack.size() + n));
+}
+
+// Note [A failed walk]
+// A walk can stop partway: its stack cannot grow (std::bad_alloc), or a
+// node's backward step throws. Nodes it has counted would keep a
+// pending_children above 0, and the next walk over them would stop short of
+// every node behind them. So a walk changes the counts of a node's parents
+// only once its stack has room for all of them, and on failure it clears
+// every count it left: each non-zero count is reached from the nodes on the
+// stack (or from the root, while counting) through nodes whose counts are
+// non-zero. Clearing reuses the stack; only if even that cannot grow does the
+// graph stay marked.
+template <typename T>
+void clear_pending_counts(std::vector<_Value<T>*>& stack) {
+  while (!stack.empty()) {
+    _Value<T>* node = stack.back();
+    stack.pop_back();
+    for (const NodePtr<T>& parent : node->walk_parents()) {
+      if (parent->pending_children != 0) {
+        parent->pending_children = 0;
+        stack.push_back(parent.get());
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
 // Calls `visit(node)` on every node behind `root`, each once, children
 // before parents: when a node is visited, every node that uses it has been.
 // Kahn's algorithm: one walk counts each node's children, the second visits a
 // node once its last child is done. No recursion, so graphs of any depth fit,
 // and only the frontier is stored, so a 10-million-node chain costs no more
 // than a few pointers of extra memory. `discover(node)` runs on each node
-// when it is first reached, before any is visited.
+// when it is first reached, before any is visited. If the walk throws, every
+// count is back at 0 (see Note [A failed walk]).
 template <typename T, typename Discover, typename Visit>
 void walk_children_first(_Value<T>* root, Discover discover, Visit visit) {
   std::vector<_Value<T>*> stack{root};
-  discover(root);
-  while (!stack.empty()) {
-    _Value<T>* node = stack.back();
-    stack.pop_back();
-    for (const NodePtr<T>& parent : node->walk_parents()) {
-      if (parent->pending_children++ == 0) {
-        discover(parent.get());
-        stack.push_back(parent.get());
+  bool counting = true;
+  try {
+    discover(root);
+    while (!stack.empty()) {
+      const Parents<T> parents = stack.back()->walk_parents();
+      detail::make_room(stack, parents.size());
+      stack.pop_back();
+      for (const NodePtr<T>& parent : parents) {
+        if (parent->pending_children++ == 0) {
+          discover(parent.get());
+          stack.push_back(parent.get());
+        }
       }
     }
-  }
-  stack.push_back(root);
-  while (!stack.empty()) {
-    _Value<T>* node = stack.back();
-    stack.pop_back();
-    visit(node);
-    for (const NodePtr<T>& parent : node->walk_parents())
-      if (--parent->pending_children == 0) stack.push_back(parent.get());
+    counting = false;
+    stack.push_back(root);
+    while (!stack.empty()) {
+      _Value<T>* node = stack.back();
+      visit(node);
+      const Parents<T> parents = node->walk_parents();
+      detail::make_room(stack, parents.size());
+      stack.pop_back();  // only now: a node whose visit failed stays on the stack
+      for (const NodePtr<T>& parent : parents)
+        if (--parent->pending_children == 0) stack.push_back(parent.get());
+    }
+  } catch (...) {
+    if (counting) {
+      stack.clear();
+      stack.push_back(root);
+    }
+    detail::clear_pending_counts(stack);
+    throw;
   }
 }
 
 // Back-propagates from `root`, as PyTorch does: intermediate gradients are
 // computed afresh on each call; leaf gradients accumulate until zeroed.
+// One backward() at a time per graph: two threads may each walk their own
+// graph, but not graphs that share a node (a leaf included). The walk keeps
+// its counts in the nodes, and grads are added without locks; the trainer
+// gives each thread its own copy of the model for this reason.
 template <typename T>
 void backward(_Value<T>* root) {
   walk_children_first(

@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -18,20 +21,22 @@ class WorkerPool {
  public:
   using Task = std::function<void(std::size_t)>;
 
-  // `helpers` threads besides the caller's.
+  // `helpers` threads besides the caller's. If one cannot be started, those
+  // already running are stopped and joined, and std::runtime_error says so.
   explicit WorkerPool(std::size_t helpers) {
-    for (std::size_t k = 1; k <= helpers; ++k) threads_.emplace_back([this, k] { serve(k); });
+    threads_.reserve(helpers);
+    try {
+      for (std::size_t k = 1; k <= helpers; ++k) threads_.emplace_back([this, k] { serve(k); });
+    } catch (const std::system_error& error) {
+      stop();
+      throw std::runtime_error("cannot start worker thread " +
+                               std::to_string(threads_.size() + 1) + " of " +
+                               std::to_string(helpers) + ": " + error.what());
+    }
   }
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
-  ~WorkerPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
+  ~WorkerPool() { stop(); }
 
   std::size_t size() const { return threads_.size() + 1; }
 
@@ -52,6 +57,15 @@ class WorkerPool {
   }
 
  private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
   void serve(std::size_t k) {
     std::uint64_t seen = 0;
     for (;;) {

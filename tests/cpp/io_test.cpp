@@ -179,4 +179,16 @@ TEST_F(IoTest, CountMismatch) {
                        "3 test images but 2 test labels"));
 }
 
+// Test images of another size than the training images are refused: one
+// model reads both, and would read past the end of the smaller ones.
+TEST_F(IoTest, TestImagesOfAnotherSize) {
+  write_mnist(5, 5, 3, 3);
+  write("t10k-images-idx3-ubyte", idx_bytes(0x803, {3, 1, 1}, iota_bytes(3)));
+  EXPECT_TRUE(Contains(error_of([&] { cpp_grad::load_mnist_idx(dir_); }),
+                       "train images are 2 x 3 pixels but test images 1 x 1"));
+  write("t10k-images-idx3-ubyte", idx_bytes(0x803, {3, 3, 2}, iota_bytes(18)));
+  EXPECT_TRUE(Contains(error_of([&] { cpp_grad::load_mnist_idx(dir_); }),
+                       "train images are 2 x 3 pixels but test images 3 x 2"));
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -293,6 +294,41 @@ TYPED_TEST(NnTest, InvalidSizesThrow) {
   EXPECT_THROW(Layer<T>(3, 2)(std::vector<Value<T>>(5)), std::invalid_argument);
   EXPECT_THROW(Neuron<T>(3)(std::vector<Value<T>>(1)), std::invalid_argument);
   EXPECT_NO_THROW(mlp(std::vector<Value<T>>(3)));
+}
+
+// A size the compiler cannot see through, so that it does not warn about
+// loops it would run with it (the constructors refuse such sizes first).
+std::size_t opaque(std::size_t n) {
+  volatile std::size_t hidden = n;
+  return hidden;
+}
+
+// Sizes whose products wrap, and architectures larger than any machine's
+// memory, are refused before anything is allocated, with the size named.
+TYPED_TEST(NnTest, SizesThatWrapOrCannotFitAreRefused) {
+  using T = TypeParam;
+  constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
+  const auto message = [](const std::function<void()>& make) -> std::string {
+    try {
+      make();
+    } catch (const std::invalid_argument& error) {
+      return error.what();
+    }
+    return "no std::invalid_argument";
+  };
+  EXPECT_NE(message([] { MLP<T> made(opaque(std::size_t(1)) << 63, {2}); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { Neuron<T> made(opaque(kMax)); }).find(std::to_string(kMax)), std::string::npos);
+  EXPECT_NE(message([] { Neuron<T> made(opaque(kMax - 1)); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { Layer<T> made(opaque(std::size_t(1)) << 63, 2); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { Layer<T> made(opaque(2), kMax); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(1'000'000'000), {10}); }).find("10000000010 parameters"),
+            std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(10), {1'000'000'000'000}); }).find("11000000000000 parameters"),
+            std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(10), {kMax / 4, kMax / 4}); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(1'000'000), {1'000'000}); }).find("memory"), std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(kMax), {1}); }).find("parameters"), std::string::npos);
+  EXPECT_NE(message([] { MLP<T> made(opaque(2), {kMax, 1}); }).find("parameters"), std::string::npos);
 }
 
 TEST(NnActivation, NamesRoundTrip) {

@@ -141,6 +141,19 @@ TYPED_TEST(OptimTest, MakeOptimizerNamesAndDefaults) {
   EXPECT_THROW(cpp_grad::make_optimizer<T>("sgd", p, T(-1)), std::invalid_argument);
   EXPECT_THROW(cpp_grad::make_optimizer<T>("adam", p, std::numeric_limits<T>::quiet_NaN()),
                std::invalid_argument);
+  // A learning rate that rounds to 0 or overflows in T is refused, not taken
+  // as the default or as infinity.
+  for (const char* name : {"sgd", "adam"}) {
+    for (double lr : {1e-50, 1e39}) {
+      if (sizeof(T) == sizeof(float)) {
+        EXPECT_THROW(cpp_grad::make_optimizer<T>(name, p, lr), std::invalid_argument) << lr;
+      } else {
+        EXPECT_EQ(cpp_grad::make_optimizer<T>(name, p, lr)->learning_rate(), T(lr));
+      }
+    }
+    EXPECT_THROW(cpp_grad::make_optimizer<T>(name, p, std::numeric_limits<double>::infinity()), std::invalid_argument);
+    EXPECT_GT(cpp_grad::make_optimizer<T>(name, p, 1e-44)->learning_rate(), T(0));
+  }
   EXPECT_NE(dynamic_cast<SGD<T>*>(sgd.get()), nullptr);
   EXPECT_NE(dynamic_cast<Adam<T>*>(adam.get()), nullptr);
   EXPECT_THROW(cpp_grad::make_optimizer<T>("rmsprop", p), std::invalid_argument);

@@ -4,11 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <stdexcept>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "cpp_grad/nn.hpp"
@@ -318,6 +324,104 @@ TYPED_TEST(TrainTest, ProgressCallbackStopsEarly) {
     return true;
   });
   EXPECT_EQ(seen, (std::vector<std::size_t>{10, 20, 25}));
+}
+
+// Note [One trainer per model]: a second Trainer on a model (or on a copy
+// sharing its parameters) is refused while the first lives; then it is fine.
+TYPED_TEST(TrainTest, OneTrainerPerModelAtATime) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(30, 18);
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  const MLP<T> copy = model;
+  Adam<T> adam(model.parameters()), other(model.parameters());
+  {
+    Trainer<T> first(model, adam);
+    EXPECT_THROW(Trainer<T>(model, other), std::runtime_error);
+    EXPECT_THROW(Trainer<T>(const_cast<MLP<T>&>(copy), other), std::runtime_error);
+    // Bad arguments are still reported as such, and take nothing.
+    EXPECT_THROW(Trainer<T>(model, other, Loss::cross_entropy, 0), std::invalid_argument);
+    EXPECT_NO_THROW(first.train_epoch(blobs.dataset()));
+  }
+  Trainer<T> second(model, other, Loss::cross_entropy, 8, 0, 2);
+  EXPECT_NO_THROW(second.train_epoch(blobs.dataset()));
+}
+
+// The trainer's threads never share a node: each trains its own copy of the
+// model, whose parameters lie in blocks of their own. backward() from two
+// threads on graphs sharing a node is not supported (see backward()).
+TYPED_TEST(TrainTest, TrainerThreadsNeverShareNodes) {
+  using T = TypeParam;
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  Adam<T> adam(model.parameters());
+  constexpr std::size_t kThreads = 4;
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 16, 0, kThreads);
+  std::vector<const cpp_grad::_Value<T>*> nodes;
+  for (std::size_t k = 0; k < kThreads; ++k)
+    for (const auto& p : trainer.shard_model(k).parameters()) nodes.push_back(p.node());
+  EXPECT_EQ(nodes.size(), kThreads * model.num_parameters());
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(std::adjacent_find(nodes.begin(), nodes.end()), nodes.end());
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+// While the address space is capped near what is in use, so that threads'
+// stacks cannot be mapped.
+class AddressSpaceCap {
+ public:
+  explicit AddressSpaceCap(std::size_t headroom) {
+    getrlimit(RLIMIT_AS, &saved_);
+    std::size_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlimit cap{pages * std::size_t(sysconf(_SC_PAGESIZE)) + headroom, saved_.rlim_max};
+    setrlimit(RLIMIT_AS, &cap);
+  }
+  ~AddressSpaceCap() { setrlimit(RLIMIT_AS, &saved_); }
+
+ private:
+  rlimit saved_{};
+};
+
+// Threads that cannot be started: the ones already running are joined and a
+// std::runtime_error says which failed (not std::terminate).
+TYPED_TEST(TrainTest, WorkerThreadsThatCannotStartThrow) {
+  using T = TypeParam;
+  if (kSanitized) GTEST_SKIP() << "sanitizers reserve address space of their own";
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  Adam<T> adam(model.parameters());
+  std::string message;
+  {
+    AddressSpaceCap cap(std::size_t(64) << 20);
+    try {
+      cpp_grad::WorkerPool pool(1000);
+    } catch (const std::runtime_error& error) {
+      message = error.what();
+    }
+  }
+  EXPECT_NE(message.find("cannot start worker thread"), std::string::npos) << message;
+  {
+    AddressSpaceCap cap(std::size_t(64) << 20);
+    EXPECT_THROW(Trainer<T>(model, adam, Loss::cross_entropy, 8, 0, 1000), std::runtime_error);
+  }
+  const Blobs blobs = make_blobs(30, 19);
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, 8, 0, 2);  // the model was let go
+  EXPECT_NO_THROW(trainer.train_epoch(blobs.dataset()));
+}
+
+// A batch size as large as a size_t takes the whole data set in one batch.
+TYPED_TEST(TrainTest, HugeBatchSizeIsOneBatch) {
+  using T = TypeParam;
+  const Blobs blobs = make_blobs(30, 20);
+  MLP<T> model(2, {4, 3}, Activation::relu, 1);
+  Adam<T> adam(model.parameters());
+  Trainer<T> trainer(model, adam, Loss::cross_entropy, std::numeric_limits<std::size_t>::max());
+  int batches = 0;
+  trainer.train_epoch(blobs.dataset(), [&batches](std::size_t, double) { return ++batches > 0; });
+  EXPECT_EQ(batches, 1);
 }
 
 }  // namespace

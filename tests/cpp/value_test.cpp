@@ -7,15 +7,39 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cpp_grad/ops.hpp"
 
+// An allocation limit for the failure tests: while allocations_left is set
+// (>= 0) on a thread, that thread's operator new fails once it reaches 0.
+namespace {
+thread_local long allocations_left = -1;
+}  // namespace
+
+// Both sides are replaced together; GCC cannot see that malloc/free pair up.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  if (allocations_left >= 0 && allocations_left-- == 0) throw std::bad_alloc();
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
 namespace {
 
 using cpp_grad::Value;
+
+// Lets the next `n` allocations on this thread succeed and the one after fail.
+struct AllocationLimit {
+  explicit AllocationLimit(long n) { allocations_left = n; }
+  ~AllocationLimit() { allocations_left = -1; }
+};
 
 // The length of the long-chain tests: 10 million by default, smaller under
 // sanitizers (CPP_GRAD_LONG_CHAIN=100000), where each node costs far more.
@@ -363,6 +387,97 @@ TYPED_TEST(ValueTest, GraphsSharingALeafAccumulate) {
   a.backward();
   b.backward();
   EXPECT_EQ(x.grad(), T(2) + T(8));
+}
+
+// A node holding one parent twice (x * x, x + x) is its parent's only
+// owner, through two references: teardown must still not recurse per node.
+TYPED_TEST(ValueTest, DeepChainUsingOneParentTwiceIsFreed) {
+  using T = TypeParam;
+  constexpr int kLength = 1'000'000;
+  Value<T> leaf(T(1));
+  std::weak_ptr<cpp_grad::_Value<T>> first;
+  {
+    Value<T> y = leaf * T(1);
+    first = y.node_ptr();
+    for (int i = 0; i < kLength; ++i) y = i % 2 ? y * y : y + y - y;
+    y.backward();
+    EXPECT_EQ(y.data(), T(1));
+  }
+  EXPECT_TRUE(first.expired());
+  EXPECT_EQ(leaf.node_ptr().use_count(), 1);
+  {
+    Value<T> y = leaf * T(1);
+    for (int i = 0; i < kLength; ++i) y = cpp_grad::sum(std::vector<Value<T>>{y, y, leaf}) - y - leaf;
+    y.backward();
+  }
+  EXPECT_EQ(leaf.node_ptr().use_count(), 1);
+}
+
+// A balanced sum of `n` leaves, so that the walk's stack grows as it goes.
+template <typename T>
+Value<T> tree_sum(const std::vector<Value<T>>& leaves, std::size_t begin, std::size_t end) {
+  if (end - begin == 1) return leaves[begin] * T(1);
+  const std::size_t middle = begin + (end - begin) / 2;
+  return tree_sum(leaves, begin, middle) + tree_sum(leaves, middle, end);
+}
+
+// A backward() or zero_grad() that fails partway (here: the walk cannot grow
+// its stack, at every point where it allocates) leaves the graph as it was
+// before the walk: the next backward() reaches every leaf.
+TYPED_TEST(ValueTest, FailedWalkLeavesTheGraphUsable) {
+  using T = TypeParam;
+  std::vector<Value<T>> leaves;
+  for (int i = 0; i < 3000; ++i) leaves.emplace_back(T(i));
+  const Value<T> total = tree_sum(leaves, 0, leaves.size());
+  Value<T> root = total * leaves[7];
+  for (int walk = 0; walk < 2; ++walk) {
+    int failures = 0;
+    for (long budget = 0;; ++budget) {
+      bool failed = false;
+      try {
+        AllocationLimit limit(budget);
+        walk == 0 ? root.backward() : root.zero_grad();
+      } catch (const std::bad_alloc&) {
+        failed = true;
+      }
+      for (const Value<T>& leaf : leaves) leaf.node()->grad = 0;
+      root.backward();
+      for (int i = 0; i < int(leaves.size()); ++i) {
+        const T expected = i == 7 ? T(7) + total.data() : T(7);
+        ASSERT_EQ(leaves[i].grad(), expected) << "leaf " << i << " after a walk that failed at "
+                                              << "allocation " << budget;
+      }
+      if (!failed) break;
+      ++failures;
+    }
+    EXPECT_GT(failures, 3) << "the walk allocates: each of its allocations was made to fail";
+  }
+}
+
+// A backward step that throws (a custom op's) stops backward(); the graph is
+// left as it was before, so the next backward() is right.
+TYPED_TEST(ValueTest, BackwardStepThatThrowsLeavesTheGraphUsable) {
+  using T = TypeParam;
+  std::vector<Value<T>> leaves;
+  for (int i = 0; i < 200; ++i) leaves.emplace_back(T(1));
+  int steps_left = 0;
+  const auto failing = [&steps_left](const Value<T>& a) {
+    return cpp_grad::make_op("fails", a.data(), a, [a = a.node(), &steps_left](const cpp_grad::_Value<T>& out) {
+      if (steps_left-- == 0) throw std::runtime_error("a backward step failed");
+      a->grad += out.grad;
+    });
+  };
+  std::vector<Value<T>> parts;
+  for (const Value<T>& leaf : leaves) parts.push_back(failing(leaf));
+  const Value<T> root = tree_sum(parts, 0, parts.size());
+  for (int fail_at : {0, 1, 50, 199}) {
+    steps_left = fail_at;
+    EXPECT_THROW(Value<T>(root).backward(), std::runtime_error);
+    for (const Value<T>& leaf : leaves) leaf.node()->grad = 0;
+    steps_left = 1 << 30;
+    Value<T>(root).backward();
+    for (const Value<T>& leaf : leaves) ASSERT_EQ(leaf.grad(), T(1)) << "after failing at step " << fail_at;
+  }
 }
 
 }  // namespace

@@ -336,7 +336,7 @@ def test_idx_header_promising_terabytes(tmp_path):
     with gzip.open(path, "wb") as stream:
         stream.write(struct.pack(">IIII", 0x803, 2**32 - 1, 2**32 - 1, 2**32 - 1))
         stream.write(b"\x01\x02")
-    with pytest.raises(ValueError, match="only 18"):
+    with pytest.raises(ValueError, match="promises .* at most"):
         read_idx(path)
 
 
@@ -469,3 +469,86 @@ def test_mnist_to_idx_script(tmp_path):
         expected = {key: archive[key] for key in IDX_NAMES}
     assert sorted(p.name for p in out.iterdir()) == sorted(IDX_NAMES.values())
     assert_loaded_equal(load_mnist(out), expected)
+
+
+# --- small files that promise a lot ---------------------------------------------
+
+CAPPED_READ = """
+import resource, sys
+from cpp_grad.datasets import read_idx
+with open("/proc/self/status") as status:
+    used = next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (used + 100 * 2**20, resource.RLIM_INFINITY))
+try:
+    read_idx(sys.argv[1])
+except (ValueError, MemoryError) as error:
+    print(f"{type(error).__name__}: {error}")
+"""
+
+
+def gzip_of_zeros(path, header: bytes, zeros: int) -> Path:
+    """A .gz IDX file: ``header`` then ``zeros`` zero bytes, compressed fast
+    (about 230-fold), so that the file is small but inflates to ``zeros``."""
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as stream:
+        stream.write(header)
+        chunk = bytes(1 << 20)
+        for start in range(0, zeros, len(chunk)):
+            stream.write(chunk[: min(len(chunk), zeros - start)])
+    return path
+
+
+def read_with_memory_cap(path) -> str:
+    """read_idx under an address-space cap 100 MB above the interpreter's own,
+    in a subprocess (an allocation beyond it fails instead of swapping)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CAPPED_READ, str(path)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+def test_gzip_idx_promising_more_than_it_can_inflate_fails_before_inflating(tmp_path):
+    """The issue's file: a header claiming 2**31 images, 200 MB of zeros behind
+    it in under a megabyte. Inflating it to find the data short needs 200 MB."""
+    path = gzip_of_zeros(tmp_path / "images.gz", struct.pack(">IIII", 0x803, 2**31, 28, 28), 200 << 20)
+    assert path.stat().st_size < 1 << 20
+    out = read_with_memory_cap(path)
+    assert out.startswith("ValueError") and "inflates to at most" in out, out
+    assert str(2**31 * 28 * 28 + 16) in out, out
+
+
+def test_gzip_idx_whose_recorded_size_disagrees_is_counted_not_kept(tmp_path):
+    """A promise within deflate's ratio (400 MB from a 0.9 MB file) that gzip's
+    own size record contradicts: the data (200 MB) is counted, not kept."""
+    path = gzip_of_zeros(tmp_path / "labels.gz", struct.pack(">II", 0x801, 400 << 20), 200 << 20)
+    out = read_with_memory_cap(path)
+    assert out.startswith("ValueError") and "truncated" in out, out
+    assert f"only {(200 << 20) + 8}" in out, out
+
+
+def test_gzip_idx_too_large_for_memory_is_a_memory_error_naming_the_size(tmp_path):
+    path = gzip_of_zeros(tmp_path / "labels.gz", struct.pack(">II", 0x801, 200 << 20), 200 << 20)
+    out = read_with_memory_cap(path)
+    assert out.startswith("MemoryError") and str(200 << 20) in out and "labels.gz" in out, out
+
+
+def test_gzip_idx_of_several_members_reads(tmp_path):
+    """gzip's size record covers only the last member: a valid file of two
+    members disagrees with it and must still load."""
+    array = np.arange(5000, dtype=np.uint32).astype(np.uint8).reshape(50, 10, 10)
+    whole = struct.pack(">IIII", 0x803, 50, 10, 10) + array.tobytes()
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(whole[:3000]) + gzip.compress(whole[3000:]))
+    np.testing.assert_array_equal(read_idx(path), array)
+
+
+def test_plain_idx_promising_more_than_the_file_holds_reads_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "images"
+    path.write_bytes(struct.pack(">IIII", 0x803, 2**31, 28, 28) + b"\0" * 100)
+    monkeypatch.setattr(np, "empty", lambda *a, **k: pytest.fail("allocated before checking the size"))
+    with pytest.raises(ValueError, match=f"promises {2**31 * 28 * 28 + 16} bytes .* only 116"):
+        read_idx(path)

@@ -51,17 +51,25 @@ def run(program, leaves, op_of=lambda name: OPS[name][1]):
     return nodes[-1] + nodes[len(leaves) - 1] * 0.5  # every input may matter
 
 
-@settings(max_examples=150, deadline=None)
-@given(programs, inputs)
-def test_random_graphs_match_the_python_reference(program, xs):
+def assert_matches_reference(program, xs, build):
     leaves, ref_leaves = [Value(x) for x in xs], [Ref(x) for x in xs]
-    root, ref_root = run(program, leaves), run(program, ref_leaves)
+    root, ref_root = build(program, leaves), build(program, ref_leaves)
     root.backward()
     ref_root.backward()
     # The reference composes some ops (a / b as a * b**-1): equal up to rounding.
     assert math.isclose(root.data, ref_root.data, rel_tol=1e-9, abs_tol=1e-12)
     for mine, theirs in zip(leaves, ref_leaves):
         assert math.isclose(mine.grad, theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
+    # A second backward() recomputes the intermediate grads: leaves get twice as much.
+    root.backward()
+    for mine, theirs in zip(leaves, ref_leaves):
+        assert math.isclose(mine.grad, 2 * theirs.grad, rel_tol=1e-9, abs_tol=1e-9)
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs, inputs)
+def test_random_graphs_match_the_python_reference(program, xs):
+    assert_matches_reference(program, xs, run)
 
 
 @settings(max_examples=80, deadline=None)
@@ -116,3 +124,50 @@ def test_random_mlp_shapes_match_numpy(nin, nouts, activation, seed, data):
     out = [out] if nouts[-1] == 1 else out
     np.testing.assert_allclose([v.data for v in out], h, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(model.predict(x[None, :])[0], h, rtol=1e-9, atol=1e-12)
+
+
+# Graphs whose nodes use one parent twice (x * x, x + x, x - x) or a recent
+# node again: the shapes that broke teardown (a node owning its parent twice)
+# and that a walk must count once per use. Programs index from the newest
+# node back, so most operands are recent and many ops take one node twice.
+REUSE_OPS = {
+    "mul_self": lambda a, b: a * a,
+    "add_self": lambda a, b: (a + a) * 0.5,
+    "sub_self": lambda a, b: a - a + b,
+    "div_self": lambda a, b: a / (a * a + 1),
+    "mul": lambda a, b: (a * b).tanh(),
+    "add": lambda a, b: (a + b) * 0.5,
+    "sigmoid_sum": lambda a, b: (a + b + a).sigmoid(),
+}
+
+reuse_programs = st.lists(
+    st.tuples(st.sampled_from(sorted(REUSE_OPS)), st.integers(0, 3), st.integers(0, 3)),
+    min_size=1,
+    max_size=60,
+)
+
+
+def run_reusing(program, leaves):
+    nodes = list(leaves)
+    for name, back_a, back_b in program:
+        a, b = nodes[-1 - back_a % len(nodes)], nodes[-1 - back_b % len(nodes)]
+        nodes.append(REUSE_OPS[name](a, b))
+    return nodes[-1] + nodes[0] * 0.5
+
+
+@settings(max_examples=150, deadline=None)
+@given(reuse_programs, st.lists(st.floats(-1.5, 1.5, allow_nan=False), min_size=1, max_size=3))
+def test_random_graphs_reusing_parents_match_the_python_reference(program, xs):
+    assert_matches_reference(program, xs, run_reusing)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(st.sampled_from(sorted(REUSE_OPS)), min_size=1, max_size=8),
+    st.integers(2_000, 20_000),
+    st.lists(st.floats(-1.5, 1.5, allow_nan=False), min_size=1, max_size=3),
+)
+def test_deep_graphs_reusing_parents_match_the_python_reference(pattern, depth, xs):
+    # A pattern of ops repeated to `depth` nodes, each on the newest node (twice, or with the one before).
+    program = [(pattern[i % len(pattern)], 0, i % 2) for i in range(depth)]
+    assert_matches_reference(program, xs, run_reusing)

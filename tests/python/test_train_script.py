@@ -130,7 +130,9 @@ def test_mnist_to_idx_checks_its_arguments(tmp_path):
     )
     a_file = tmp_path / "file"
     a_file.write_text("")
-    assert_one_line_error(run_any("mnist_to_idx.py", "--data", str(MNIST_SMALL), str(a_file)), "not a folder")
+    assert_one_line_error(
+        run_any("mnist_to_idx.py", "--data", str(MNIST_SMALL), str(a_file)), "is not a folder"
+    )
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 not really")
     assert_one_line_error(
