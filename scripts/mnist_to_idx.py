@@ -32,11 +32,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("out_dir", type=Path, help="folder to write the IDX files to")
     args = parser.parse_args(argv)
-    check_data_argument(parser, args.data)
     try:  # before the data is loaded
         check_writable_folder(args.out_dir, [name for name, _ in IDX_FILES.values()])
     except OSError as error:
         parser.error(f"out_dir: {error}")
+    check_data_argument(parser, args.data)
     return args
 
 

@@ -75,8 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "threads": args.threads,
     }
     check_training_options(parser, **args.fit_options)
-    check_data_argument(parser, args.data)
     check_output_args(parser, args, "save", "json", "plot")  # before the data is loaded
+    check_data_argument(parser, args.data)
     return args
 
 
