@@ -14,7 +14,7 @@ process).
 from .datasets import load_mnist
 from .draw import draw_dot
 from .gradcheck import GradcheckError, gradcheck
-from .value import Value, Value32
+from .value import Value, Value32, cpp_op
 
-__all__ = ["Value", "Value32", "draw_dot", "gradcheck", "GradcheckError", "load_mnist"]
+__all__ = ["Value", "Value32", "cpp_op", "draw_dot", "gradcheck", "GradcheckError", "load_mnist"]
 __version__ = "0.1.0"

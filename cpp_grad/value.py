@@ -361,6 +361,7 @@ def _compile_op(code: str, name: str | None):
         raise SyntaxError(f"cpp_op: the C++ code does not compile:\n{error}") from None
     scope = getattr(cppyy.gbl, namespace)
     defined = sorted(n for n in dir(scope) if not n.startswith("__"))
+    _emit_now(getattr(scope, n) for n in defined)
     if name is None:
         if len(defined) != 1:
             raise ValueError(
@@ -372,6 +373,21 @@ def _compile_op(code: str, name: str | None):
         found = ", ".join(defined) or "nothing"
         raise ValueError(f"cpp_op: the code defines no {name!r} (it defines {found})")
     return getattr(scope, name), name
+
+
+def _emit_now(functions) -> None:
+    """Has cling emit the machine code of freshly compiled functions now.
+
+    Cling emits code lazily. While a definition is still pending, a later
+    compilation that defines the same inline function again (cppyy's wrapper
+    for ``ops.mul_number`` instantiating ``operator*``, say) makes the JIT
+    crash; taking a function's address emits its whole compilation first.
+    """
+    for function in functions:
+        try:
+            cppyy.addressof(function)
+        except (TypeError, ValueError):  # a template, a type, an overload set: nothing to emit yet
+            pass
 
 
 def _from_cpp(result, sources):
