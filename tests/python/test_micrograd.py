@@ -613,6 +613,35 @@ def test_a_node_kept_only_by_a_direct_cpp_call_fails_loudly():
     assert x.grad != 0
 
 
+def test_fit_and_predict_make_no_python_values(monkeypatch):
+    """Identity costs the training loop nothing: fit, predict and evaluate
+    never make a Python object per node."""
+    import weakref
+
+    import cpp_grad.value
+
+    class CountingRegistry(weakref.WeakValueDictionary):
+        added = 0
+
+        def __setitem__(self, key, value):
+            CountingRegistry.added += 1
+            super().__setitem__(key, value)
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
+    model = MLP(3, [8, 2], seed=0)
+    monkeypatch.setattr(cpp_grad.value, "_objects", CountingRegistry(cpp_grad.value._objects))
+    gc.collect()
+    values_before = live_values()
+    model.fit(x, y, epochs=2, batch_size=8, progress=False, seed=0)
+    model.predict(x)
+    model.evaluate(x, y)
+    assert CountingRegistry.added == 0
+    assert live_values() == values_before
+    model.parameters()  # the check itself sees Values being made
+    assert CountingRegistry.added == model.num_parameters()
+
+
 # ---- ops written in C++ at the REPL -------------------------------------------------------
 
 
