@@ -34,8 +34,36 @@ from .docs import apply_value_docs
 
 __all__ = ["Value", "Value32", "cpp_op"]
 
-# Node address -> the one Python Value of that node, for as long as it lives.
-_objects = weakref.WeakValueDictionary()
+# Node address -> a weak reference to the one Python Value of that node. An
+# entry whose Value is gone reads as missing (a live Value keeps its node, so
+# a live entry is always right) and is swept out once the map has doubled:
+# every op registers its result, and a weakref.ref without a callback is the
+# cheapest registration there is.
+_objects = {}
+_SWEEP_AT_LEAST = 4096
+_sweep_at = _SWEEP_AT_LEAST
+
+
+def _sweep() -> None:
+    """Drops the entries of Values that are gone (amortized: the map doubles in between)."""
+    global _sweep_at
+    for key in [key for key, ref in _objects.items() if ref() is None]:
+        del _objects[key]
+    _sweep_at = max(_SWEEP_AT_LEAST, 2 * len(_objects))
+
+
+def _register(value, key) -> None:
+    _objects[key] = weakref.ref(value)
+    if len(_objects) > _sweep_at:
+        _sweep()
+
+
+def _registered(key):
+    """The live Python Value of the node at address ``key``, or None."""
+    ref = _objects.get(key)
+    return None if ref is None else ref()
+
+
 # Exceptions raised by Python _backward steps, waiting for backward() to raise them.
 _failures = []
 
@@ -52,7 +80,7 @@ def _run_python_step(address) -> bool:
     runs its ``_backward``. Never raises into C++: an exception is kept for
     backward() to raise, and False stops the walk."""
     try:
-        out = _objects.get(address)
+        out = _registered(address)
         if out is None:
             # Only a graph built by calling C++ functions directly (not through
             # cpp_op) can hold such a node after its Python Value is gone.
@@ -80,10 +108,10 @@ def _reach(v):
     handle, registered."""
     ops = type(v)._ops
     key = ops.node_id(v)
-    out = _objects.get(key)
+    out = _registered(key)
     if out is None:
         out = ops.copy(v)
-        _objects[key] = out
+        _register(out, key)
     return out
 
 
@@ -95,7 +123,7 @@ def _adopt(out, sources):
     if carriers:
         out._carries = True
         out._keep = carriers
-    _objects[type(out)._ops.node_id(out)] = out
+    _register(out, type(out)._ops.node_id(out))
     return out
 
 
@@ -132,7 +160,7 @@ def _pythonize(cls, ops, name: str, dtype: str):
             cpp_init(self, data)
         if label:
             self.label = label
-        _objects[node_id(self)] = self
+        _register(self, node_id(self))
 
     def _check_children(children):
         if isinstance(children, cls):
@@ -156,14 +184,18 @@ def _pythonize(cls, ops, name: str, dtype: str):
         if a._carries:
             out._carries = True
             out._keep = (a,)
-        _objects[node_id(out)] = out
+        _objects[node_id(out)] = weakref.ref(out)
+        if len(_objects) > _sweep_at:
+            _sweep()
         return out
 
     def binary_result(out, a, b):
         if a._carries or b._carries:
             out._carries = True
             out._keep = (a, b)
-        _objects[node_id(out)] = out
+        _objects[node_id(out)] = weakref.ref(out)
+        if len(_objects) > _sweep_at:
+            _sweep()
         return out
 
     def binary(same_kind, with_number, name):
@@ -394,7 +426,7 @@ def _from_cpp(result, sources):
     """A C++ op's result as Python Values: the registered object of a node
     that has one (an op may return its input), else a new, adopted one."""
     if isinstance(result, _VALUE_CLASSES):
-        existing = _objects.get(type(result)._ops.node_id(result))
+        existing = _registered(type(result)._ops.node_id(result))
         return existing if existing is not None else _adopt(result, sources)
     if getattr(type(result), "__cpp_name__", "").startswith("std::vector<cpp_grad::Value<"):
         return [_from_cpp(type(result[i])._ops.copy(result[i]), sources) for i in range(len(result))]
