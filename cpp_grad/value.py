@@ -363,15 +363,21 @@ def cpp_op(code, name: str | None = None):
     returned function takes the C++ function's arguments, returns Values that
     are the same Python objects wherever else they are reached, and keeps the
     Values it was given if they carry Python backward steps. Call C++
-    functions on Values through it rather than directly.
+    functions on Values through it rather than directly, and define them
+    through it rather than with ``cppyy.cppdef``: it also has cling emit
+    their code at once (see ``_emit_now``).
     """
     if isinstance(code, str):
         function, name = _compile_op(code, name)
         doc = f"A C++ op compiled by cpp_grad.cpp_op:\n{code}"
-    else:
+    elif callable(code):
         function = code
         name = name or getattr(code, "__name__", "cpp_op")
         doc = getattr(code, "__doc__", None)
+        _emit_now([function])
+    else:
+        kind = type(code).__name__
+        raise TypeError(f"cpp_op takes C++ code (a str) or a C++ function, got {kind}: {code!r}")
 
     def op(*args):
         sources = [a for arg in args for a in (arg if isinstance(arg, (list, tuple)) else (arg,))]

@@ -674,6 +674,8 @@ def test_cpp_op_errors_are_clear():
         cpp_op("double f(double x) { return x; } double g(double x) { return x; }")
     with pytest.raises(ValueError, match="no 'h'"):
         cpp_op("double f(double x) { return x; }", name="h")
+    with pytest.raises(TypeError, match=r"C\+\+ code"):
+        cpp_op(123)
 
 
 # ---- micrograd's draw_dot ----------------------------------------------------------------
