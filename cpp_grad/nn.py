@@ -157,6 +157,10 @@ class _CppModule(Module):
             x = list(x)
         if len(x) != self.nin:
             raise ValueError(f"{self._name()} expects {self.nin} inputs, got {len(x)}")
+        if self._params is None:
+            # The graph reaches the parameters (through _prev): they must be
+            # the module's own Values from the start.
+            self._parameter_values()
         ops = cpp.py.ModuleOps[type(self._cpp).__cpp_name__]
         if isinstance(x, np.ndarray) or all(isinstance(v, numbers.Real) for v in x):
             numbers_ = np.asarray(x, dtype=self.dtype)

@@ -420,6 +420,24 @@ def test_module_parameters_are_the_same_objects_for_life(dtype):
     assert {id(p) for p in model.layers[1].neurons[0].parameters()} <= reached
 
 
+@pytest.mark.parametrize("make", [lambda: Neuron(2), lambda: Layer(2, 3), lambda: MLP(2, [3, 1])])
+def test_parameters_reached_through_a_graph_are_the_modules_own(make):
+    module = make()
+    out = module([1.0, -2.0])
+    reached, stack = [], list(out) if isinstance(out, list) else [out]
+    while stack:
+        v = stack.pop()
+        if not v._prev:
+            reached.append(v)
+        stack.extend(v._prev)
+    for v in reached:
+        v.label = f"seen {v.data}"
+    del out, reached, stack, v
+    gc.collect()
+    labels = [p.label for p in module.parameters()]
+    assert labels and all(label.startswith("seen") for label in labels)
+
+
 def test_neuron_parameters_and_w_b_are_the_same_objects():
     n = Neuron(3)
     assert n.parameters() == n.w + [n.b]
