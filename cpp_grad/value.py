@@ -99,6 +99,8 @@ def _run_python_step(address) -> bool:
         return False
 
 
+# cppyy's std::function holds no reference to the callable: this module's
+# global keeps it alive for the life of the process.
 cpp.py.set_python_step(_run_python_step)
 
 
