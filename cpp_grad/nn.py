@@ -71,7 +71,8 @@ def _seed_or_draw(seed) -> int:
 
 
 def _neuron_kind(activation: str) -> str:
-    return "Linear" if activation == "linear" else activation.capitalize()
+    """As micrograd prints it: ReLUNeuron, LinearNeuron (and TanhNeuron)."""
+    return {"relu": "ReLU", "linear": "Linear"}.get(activation, activation.capitalize())
 
 
 def _check_choice(value, choices, what: str) -> str:

@@ -507,6 +507,7 @@ def test_reprs():
     assert repr(MLP(784, [30, 10])) == (
         "MLP(784 -> 30 -> 10, activation='relu', dtype='float64', parameters=23860)"
     )
-    assert repr(Neuron(3)) == "ReluNeuron(3)"
+    assert repr(Neuron(3)) == "ReLUNeuron(3)"  # as micrograd prints it
+    assert repr(Neuron(3, activation="tanh")) == "TanhNeuron(3)"
     assert repr(Neuron(3, nonlin=False)) == "LinearNeuron(3)"
     assert "Layer" in repr(Layer(3, 4)) and "4" in repr(Layer(3, 4))
