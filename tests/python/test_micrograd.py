@@ -529,6 +529,35 @@ def test_backward_of_built_in_ops_can_be_called_by_hand():
     Value(1.0)._backward()  # a leaf's step does nothing
 
 
+def test_micrograd_topological_backward_by_hand_matches_backward():
+    """micrograd's backward(), written out by a learner: build_topo over _prev,
+    then each node's _backward() in reverse, built-in, Python and fused ops alike."""
+
+    def graph():
+        x, y = Value(0.4), Value(-1.3)
+        model = MLP(2, [3, 1], seed=0)
+        out = (model([x, y.my_sigmoid()]) * x).tanh() + x.times(y) ** 2
+        return [x, y, *model.parameters()], out
+
+    leaves, out = graph()
+    topo, visited = [], set()
+
+    def build_topo(v):
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                build_topo(child)
+            topo.append(v)
+
+    build_topo(out)
+    out.grad = 1.0
+    for node in reversed(topo):
+        node._backward()
+    auto_leaves, auto_out = graph()
+    auto_out.backward()
+    assert [v.grad for v in leaves] == pytest.approx([v.grad for v in auto_leaves], rel=1e-12)
+
+
 def test_backward_cannot_be_set_on_built_in_nodes():
     a = Value(1.0)
     with pytest.raises(AttributeError, match="leaf"):
