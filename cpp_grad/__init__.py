@@ -29,13 +29,14 @@ from ._version import __version__ as __version__
 _LAZY = {
     "Value": "value",
     "Value32": "value",
+    "cpp_op": "value",
     "draw_dot": "draw",
     "gradcheck": "gradcheck",
     "GradcheckError": "gradcheck",
     "load_mnist": "datasets",
 }
 
-__all__ = ["Value", "Value32", "draw_dot", "gradcheck", "GradcheckError", "load_mnist", "get_include"]
+__all__ = ["Value", "Value32", "cpp_op", "draw_dot", "gradcheck", "GradcheckError", "load_mnist", "get_include"]
 
 
 def __getattr__(name: str):

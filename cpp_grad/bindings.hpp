@@ -4,15 +4,70 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cpp_grad/cpp_grad.hpp"
 
 namespace cpp_grad {
 namespace py {
+
+// ---- ops written in Python -------------------------------------------------
+//
+// Note [Python backward steps]
+// micrograd's extension model: `out = Value(data, (a, b), 'op')`, then
+// `out._backward = fn`, a Python callable that closes over `out` and its
+// parents. The node keeps its parents in C++ like any other, but it holds no
+// reference to `fn` (or to any Python object): `fn` -> `out` -> node -> `fn`
+// would be a cycle through C++, which Python's garbage collector cannot see,
+// and every such graph would leak. Instead `fn` lives on the Python Value of
+// the node (cpp_grad/value.py), and backward() asks Python for it by the
+// node's address. So that it cannot be lost while the node is still in use,
+// every Python Value made from such a node (by an op, a module or cpp_op)
+// keeps the Python Values it was made from: a chain of Python references that
+// the garbage collector sees, and frees with the graph.
+
+// Runs the Python _backward of the node at `node`; false if it raised (Python
+// keeps the exception and raises it again from backward()).
+using PythonStep = std::function<bool(std::uintptr_t node)>;
+
+inline PythonStep& python_step() {
+  static PythonStep step;
+  return step;
+}
+inline void set_python_step(PythonStep step) { python_step() = std::move(step); }
+
+// Thrown through the walk when a Python _backward raised.
+struct PythonStepFailed : std::runtime_error {
+  PythonStepFailed() : std::runtime_error("a Python _backward raised") {}
+};
+
+// A node made in Python by Value(data, _children, _op): its parents and its op
+// tag; the backward step is Python's (see Note [Python backward steps]).
+template <typename T>
+struct _PythonOpValue final : _Value<T> {
+  _PythonOpValue(T data_, std::string op_, std::vector<NodePtr<T>> parents)
+      : _Value<T>(data_), op_(std::move(op_)), parents_(std::move(parents)) {
+    this->kind = parents_.empty() ? _Value<T>::Kind::kLeaf : _Value<T>::Kind::kOther;
+  }
+  ~_PythonOpValue() override { detail::release_parents<T>(parents_); }
+
+  const char* op() const override { return op_.c_str(); }
+  Parents<T> parents() const override { return {parents_.data(), parents_.size()}; }
+  void backward_step() override {
+    const _Value<T>* self = this;
+    if (!python_step()(reinterpret_cast<std::uintptr_t>(self))) throw PythonStepFailed();
+  }
+
+ private:
+  std::string op_;
+  std::vector<NodePtr<T>> parents_;
+};
 
 template <typename T>
 struct ValueOps {
@@ -44,6 +99,48 @@ struct ValueOps {
     return reinterpret_cast<std::uintptr_t>(a.node());
   }
   static bool same_node(const V& a, const V& b) { return a.node() == b.node(); }
+  // A handle of its own (cppyy hands out elements of a vector as views into it).
+  static V copy(const V& a) { return a; }
+
+  // micrograd's constructor: Value(data, _children, _op).
+  static V python_op(T data, const std::string& op, const std::vector<V>& children) {
+    return V(make_node<_PythonOpValue<T>>(data, op, nodes_of(children)));
+  }
+  static bool is_python_op(const V& a) {
+    return dynamic_cast<const _PythonOpValue<T>*>(a.node()) != nullptr;
+  }
+  // This node's share of backward(): micrograd's `node._backward()`.
+  static void backward_step(const V& a) { a.node()->backward_step(); }
+
+  // backward(); false if a Python _backward raised. Either way the graph is
+  // left ready for the next call.
+  static bool backward(V root) {
+    try {
+      root.backward();
+      return true;
+    } catch (const PythonStepFailed&) {
+      reset_walk(root.node());
+      return false;
+    } catch (...) {
+      reset_walk(root.node());
+      throw;
+    }
+  }
+
+ private:
+  // A walk stopped partway leaves counts of pending children behind (see
+  // _Value::pending_children); the next walk needs them at 0.
+  static void reset_walk(_Value<T>* root) {
+    std::unordered_set<_Value<T>*> seen{root};
+    std::vector<_Value<T>*> stack{root};
+    while (!stack.empty()) {
+      _Value<T>* node = stack.back();
+      stack.pop_back();
+      node->pending_children = 0;
+      for (const NodePtr<T>& parent : node->walk_parents())
+        if (seen.insert(parent.get()).second) stack.push_back(parent.get());
+    }
+  }
 };
 
 // Making models, optimizers and trainers.

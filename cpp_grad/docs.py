@@ -18,7 +18,8 @@ __all__ = ["VALUE_DOCS", "apply_value_docs"]
 # "{name}" and "{dtype}" in the class text become "Value"/"float64" or
 # "Value32"/"float32"; the other texts fit both classes.
 VALUE_DOCS = {
-    "__doc__": """{name}(data=0.0): a {dtype} scalar that remembers how it was computed.
+    "__doc__": """{name}(data=0.0, _children=(), _op='', label=''): a {dtype} scalar that
+remembers how it was computed.
 
 Arithmetic on Values (+ - * / **, with Values or plain numbers) and the
 methods relu, tanh, exp, log and sigmoid build a graph: each result keeps
@@ -31,11 +32,21 @@ x.grad = d out / d x for every Value x that led to out.
     >>> a.grad, b.grad
     (-3.0, -4.0)
 
-Attributes: data (the number), grad (filled by backward), op (the op that
-made it, "" for a leaf), parents (the Values it was computed from).
-Copying a Value shares its node; Values compare and hash by node, so they
-can be dict keys and set members. The arithmetic and the gradients run in
-C++ (include/cpp_grad/ops.hpp).""",
+Attributes: data (the number), grad (filled by backward), op or _op (the op
+that made it, "" for a leaf), parents (the Values it was computed from) or
+_prev (the same as a set), label (a name for pictures, "" by default).
+
+As in micrograd, each node has one Python object: reaching it again (through
+_prev, model.parameters(), an op) gives the same object, with any attribute
+you set on it. a == b means "the same node", consistent with hash(), so
+Values are set members and dict keys; <, <=, >, >= compare data.
+
+A new op in Python, micrograd's way: make its result with
+{name}(data, (parents...), 'op name') and set out._backward to a function of
+no arguments that adds d out / d parent * out.grad to each parent's grad;
+backward() calls it once every use of out has added to out.grad. For an op
+in C++, see cpp_grad.cpp_op. The built-in ops run in C++
+(include/cpp_grad/ops.hpp).""",
     "backward": """backward()
 
 Back-propagates from this Value: adds d self / d x to x.grad for every Value
@@ -45,6 +56,12 @@ As in PyTorch, gradients of leaves (inputs, parameters) accumulate across
 calls until zeroed (model.zero_grad(), x.grad = 0), while the gradients of
 intermediate Values are computed afresh on each call. The graph is walked
 with a loop, not recursion, so graphs of any depth work.""",
+    "_backward": """This Value's share of backward(): a function of no arguments that adds
+d self / d parent * self.grad to each parent's grad. Callable on every Value
+(it runs the built-in op's C++ step; a leaf's does nothing). Assignable only
+on a Value made by Value(data, _children, _op): backward() then calls your
+function, after every use of this Value has added to its grad. An exception
+it raises reaches the caller of backward() as it is.""",
     "zero_grad": """zero_grad()
 
 Sets .grad to 0 on this Value and on every Value behind it, leaves
@@ -75,10 +92,10 @@ accumulate across backward() calls until zeroed. Assignable.""",
 or "" for a leaf (an input or a parameter). micrograd calls it _op.""",
     "parents": """The Values this one was computed from, as a tuple (empty for a leaf).
 Fused ops list every parent, weights included. micrograd's _prev is the
-same as a set.""",
+same as a set. Each parent is the one Python object of its node.""",
 }
 
-_PROPERTIES = ("data", "grad", "op", "parents")
+_PROPERTIES = ("data", "grad", "op", "parents", "_backward")
 _PYTHON_METHODS = ("relu", "tanh", "exp", "log", "sigmoid")
 _CPP_METHODS = ("backward", "zero_grad")
 

@@ -5,7 +5,8 @@
     >>> a, b, c = Value(2.0), Value(-3.0), Value(10.0)
     >>> d = a * b + c
     >>> d.backward()
-    >>> draw_dot(d, labels={a: "a", b: "b", c: "c", d: "d"})  # shown inline in Jupyter
+    >>> a.label, b.label, c.label, d.label = "a", "b", "c", "d"
+    >>> draw_dot(d)  # shown inline in Jupyter
 
 Each Value is a record showing its ``data`` and ``grad``; each value made by
 an op has a small oval node with the op's name (``+``, ``*``, ``relu``,
@@ -73,8 +74,9 @@ def draw_dot(root, format="svg", rankdir="LR", max_nodes=2000, labels=None):
     ``format`` is the output format used by ``render()``/``pipe()`` (``"svg"``,
     ``"png"``...). ``rankdir`` is ``"LR"`` (left to right, default) or ``"TB"``
     (top to bottom). Graphs of more than ``max_nodes`` Values raise
-    ValueError. ``labels`` optionally maps Values to names shown in their
-    records, e.g. ``{a: "a", b: "b"}``.
+    ValueError. A Value's ``label`` (``Value(2.0, label="a")`` or
+    ``a.label = "a"``, as in micrograd) is shown in its record; ``labels``
+    optionally maps Values to names shown instead, e.g. ``{a: "a", b: "b"}``.
 
     In Jupyter the returned graph displays inline; elsewhere use
     ``graph.render("graph")`` (writes ``graph.svg``) or ``graph.pipe()``
@@ -102,8 +104,9 @@ def draw_dot(root, format="svg", rankdir="LR", max_nodes=2000, labels=None):
     for v in nodes:
         node_id = ids[hash(v)]
         fields = [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
-        if hash(v) in names:
-            fields.insert(0, _escape_record(names[hash(v)]))
+        name = names.get(hash(v)) or v.label
+        if name:
+            fields.insert(0, _escape_record(str(name)))
         graph.node(node_id, label="{ " + " | ".join(fields) + " }", shape="record")
         if v.op:
             graph.node(node_id + "_op", label=v.op)

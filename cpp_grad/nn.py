@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import random
 import warnings
 
 import numpy as np
@@ -25,7 +26,7 @@ from . import _model_file
 from ._errors import cpp_errors
 from ._kernels import ensure_data_ops
 from ._loader import CTYPES, cpp
-from .value import Value, Value32
+from .value import Value, Value32, _adopt_all, _reach
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
@@ -64,8 +65,14 @@ def _check_seed(seed) -> int:
     return _check_integer(seed, "seed") % (1 << 64)
 
 
+def _seed_or_draw(seed) -> int:
+    """``seed``, or for None a seed drawn from Python's ``random`` module."""
+    return random.getrandbits(64) if seed is None else _check_seed(seed)
+
+
 def _neuron_kind(activation: str) -> str:
-    return "Linear" if activation == "linear" else activation.capitalize()
+    """As micrograd prints it: ReLUNeuron, LinearNeuron (and TanhNeuron)."""
+    return {"relu": "ReLU", "linear": "Linear"}.get(activation, activation.capitalize())
 
 
 def _check_choice(value, choices, what: str) -> str:
@@ -94,31 +101,86 @@ def check_fit_options(epochs, batch_size, lr, optimizer, loss, momentum, threads
 
 
 class Module:
-    """What every model has: its parameters, and a way to zero their grads."""
+    """The base of every model, as in micrograd: ``parameters()`` lists its
+    Values and ``zero_grad()`` sets their grads to 0.
 
-    def parameters(self) -> list:
-        """Every weight and bias, as Values (their ``.grad`` is filled by backward)."""
-        return list(self._cpp.parameters())
+    Subclass it for a module of your own: give it ``parameters()`` (and a
+    ``__call__``); ``zero_grad()`` works from ``parameters()`` alone::
+
+        class TwoLayers(Module):
+            def __init__(self):
+                self.hidden = Layer(2, 4)
+                self.out = Neuron(4, nonlin=False)
+
+            def __call__(self, x):
+                return self.out(self.hidden(x))
+
+            def parameters(self):
+                return self.hidden.parameters() + self.out.parameters()
+    """
 
     def zero_grad(self) -> None:
         """Sets the grad of every parameter to 0."""
+        for p in self.parameters():
+            p.grad = 0
+
+    def parameters(self) -> list:
+        """Every weight and bias, as Values (their ``.grad`` is filled by backward)."""
+        return []
+
+
+class _CppModule(Module):
+    """A module whose parameters live in a C++ object (``_cpp``).
+
+    The Python Values of its parameters are made the first time they are
+    asked for and then kept for the module's whole life, so ``parameters()``,
+    ``n.w``, ``n.b`` and ``_prev`` always give the same objects. A module
+    that is part of another (``layer.neurons``, ``mlp.layers``) keeps its
+    owner alive.
+    """
+
+    _params = None
+    _owner = None
+
+    def parameters(self) -> list:
+        return list(self._parameter_values())
+
+    def zero_grad(self) -> None:
         self._cpp.zero_grad()
+
+    def _parameter_values(self) -> list:
+        if self._params is None:
+            handles = self._cpp.parameters()
+            self._params = [_reach(handles[i]) for i in range(len(handles))]
+        return self._params
 
     def _ops(self):
         return cpp.py.ModelOps[CTYPES[self.dtype]]
 
     def __call__(self, x):
-        """Applies the module to one sample: a list or 1-d array of numbers or Values."""
-        if isinstance(x, np.ndarray):
+        """Applies the module to one sample: any iterable (list, tuple,
+        generator, map, 1-d array) of numbers or Values."""
+        value_class = _VALUE_CLASSES[self.dtype]
+        if isinstance(x, np.ndarray) and x.dtype.kind != "O":
             if x.ndim != 1:
                 raise ValueError(f"{self._name()} takes one sample (a 1-d array), got shape {x.shape}")
-        elif not isinstance(x, (list, tuple)):
+            if x.dtype.kind not in "fiub":
+                raise TypeError(f"{self._name()} takes numbers or Values, got an array of dtype {x.dtype}")
+        elif isinstance(x, np.ndarray) and x.ndim != 1:
+            raise ValueError(f"{self._name()} takes one sample (a 1-d array), got shape {x.shape}")
+        elif isinstance(x, (str, bytes, value_class, numbers.Number)) or not hasattr(x, "__iter__"):
             raise TypeError(
-                f"{self._name()} takes a list or 1-d array of numbers or Values, got {type(x).__name__}"
+                f"{self._name()} takes an iterable (list, tuple, generator, 1-d array) of numbers or "
+                f"Values, got {type(x).__name__}"
             )
+        else:
+            x = list(x)
         if len(x) != self.nin:
             raise ValueError(f"{self._name()} expects {self.nin} inputs, got {len(x)}")
-        value_class = _VALUE_CLASSES[self.dtype]
+        if self._params is None:
+            # The graph reaches the parameters (through _prev): they must be
+            # the module's own Values from the start.
+            self._parameter_values()
         ops = cpp.py.ModuleOps[type(self._cpp).__cpp_name__]
         if (
             isinstance(x, np.ndarray)
@@ -132,6 +194,7 @@ class Module:
                     f"{self._name()} inputs must be finite numbers, got NaN or Inf "
                     f"({numbers_[bad]} at input {bad})"
                 )
+            values = ()
             with cpp_errors():
                 out = ops.call_numbers(self._cpp, numbers_, len(numbers_))
         else:
@@ -148,50 +211,93 @@ class Module:
                     )
             with cpp_errors():
                 out = ops.call_values(self._cpp, values)
-        out = list(out)
+        out = _adopt_all(out, values)
         return out[0] if len(out) == 1 else out
 
     def _name(self) -> str:
         return type(self).__name__
 
 
-class Neuron(Module):
+class Neuron(_CppModule):
     """``activation(w . x + b)``: ``nin`` weights and a bias.
 
     ``nonlin=False`` (micrograd's flag) makes it linear; otherwise
     ``activation`` is ``"relu"`` (default) or ``"tanh"``. Weights start uniform
-    in ``+-sqrt(6/nin)`` for ReLU, ``+-sqrt(3/nin)`` otherwise, from ``seed``.
+    in ``+-sqrt(6/nin)`` for ReLU, ``+-sqrt(3/nin)`` otherwise, drawn from
+    ``seed``; with ``seed=None`` (default) the seed is drawn from Python's
+    ``random`` module, so neurons built one after the other differ and
+    ``random.seed(k)`` beforehand reproduces them. ``neuron.seed`` is the seed used.
     """
 
-    def __init__(self, nin, nonlin=True, activation="relu", dtype="float64", seed=0):
+    def __init__(self, nin, nonlin=True, activation="relu", dtype="float64", seed=None):
         self.nin = _check_count(nin, "nin")
         self.dtype = _check_dtype(dtype)
         self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        self.seed = _seed_or_draw(seed)
         with cpp_errors():
-            self._cpp = self._ops().neuron(self.nin, self.activation, _check_seed(seed))
+            self._cpp = self._ops().neuron(self.nin, self.activation, self.seed)
+
+    @classmethod
+    def _part_of(cls, owner, cpp_neuron):
+        """The Python face of a neuron inside ``owner`` (a Layer)."""
+        neuron = cls.__new__(cls)
+        neuron._owner, neuron._cpp = owner, cpp_neuron
+        neuron.nin, neuron.dtype, neuron.activation = owner.nin, owner.dtype, owner.activation
+        neuron.seed = None  # its weights come from its owner's seed
+        return neuron
+
+    @property
+    def nonlin(self) -> bool:
+        return self.activation != "linear"
 
     @property
     def w(self) -> list:
-        return [self._cpp.weight(i) for i in range(self.nin)]
+        """The weights, as Values (the same objects on every call)."""
+        return self._parameter_values()[: self.nin]
 
     @property
     def b(self):
-        return self._cpp.bias()
+        """The bias, as a Value."""
+        return self._parameter_values()[self.nin]
 
     def __repr__(self):
         return f"{_neuron_kind(self.activation)}Neuron({self.nin})"
 
 
-class Layer(Module):
-    """``nout`` neurons over the same ``nin`` inputs; one output gives one Value."""
+class Layer(_CppModule):
+    """``nout`` neurons over the same ``nin`` inputs; one output gives one Value.
 
-    def __init__(self, nin, nout, nonlin=True, activation="relu", dtype="float64", seed=0):
+    ``layer.neurons`` lists its ``Neuron`` objects. ``seed`` as for ``Neuron``.
+    """
+
+    _neurons = None
+
+    def __init__(self, nin, nout, nonlin=True, activation="relu", dtype="float64", seed=None):
         self.nin = _check_count(nin, "nin")
         self.nout = _check_count(nout, "nout")
         self.dtype = _check_dtype(dtype)
         self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        self.seed = _seed_or_draw(seed)
         with cpp_errors():
-            self._cpp = self._ops().layer(self.nin, self.nout, self.activation, _check_seed(seed))
+            self._cpp = self._ops().layer(self.nin, self.nout, self.activation, self.seed)
+
+    @classmethod
+    def _part_of(cls, owner, cpp_layer):
+        """The Python face of a layer inside ``owner`` (an MLP)."""
+        layer = cls.__new__(cls)
+        layer._owner, layer._cpp = owner, cpp_layer
+        layer.nin, layer.nout, layer.dtype = int(cpp_layer.nin()), int(cpp_layer.nout()), owner.dtype
+        layer.activation = str(cpp.activation_name(cpp_layer.activation()))
+        layer.seed = None  # its weights come from its owner's seed
+        return layer
+
+    @property
+    def neurons(self) -> list:
+        """Its neurons, as ``Neuron`` objects (the same objects on every call)."""
+        if self._neurons is None:
+            cpp_neurons = self._cpp.neurons()
+            self._neurons = [Neuron._part_of(self, cpp_neurons[j]) for j in range(self.nout)]
+        return list(self._neurons)
 
     def __repr__(self):
         kind = _neuron_kind(self.activation)
@@ -200,16 +306,21 @@ class Layer(Module):
         return f"Layer of [{shown}{more}] ({self.nout} neurons)"
 
 
-class MLP(Module):
+class MLP(_CppModule):
     """A multi-layer perceptron: ``MLP(784, [30, 10])`` is 784 inputs, a hidden
     layer of 30 and 10 linear outputs (logits).
 
     Hidden layers use ``activation`` (``"relu"`` or ``"tanh"``); the last layer
-    is linear. ``dtype`` is ``"float64"`` (default) or ``"float32"``; ``seed``
-    fixes the initial weights.
+    is linear. ``dtype`` is ``"float64"`` (default) or ``"float32"``. ``seed``
+    fixes the initial weights; with ``seed=None`` (default) it is drawn from
+    Python's ``random`` module, so ``random.seed(k)`` beforehand reproduces the
+    model. ``model.seed`` is the seed used (saved with the model);
+    ``model.layers`` lists its ``Layer`` objects.
     """
 
-    def __init__(self, nin, nouts, activation="relu", dtype="float64", seed=0):
+    _layers = None
+
+    def __init__(self, nin, nouts, activation="relu", dtype="float64", seed=None):
         self.nin = _check_count(nin, "nin")
         if isinstance(nouts, numbers.Integral):
             nouts = [nouts]
@@ -219,18 +330,22 @@ class MLP(Module):
         self.nout = self.nouts[-1]
         self.activation = _check_choice(activation, ("relu", "tanh"), "activation")
         self.dtype = _check_dtype(dtype)
-        self.seed = _check_seed(seed)
+        self.seed = _seed_or_draw(seed)
         with cpp_errors():
             self._cpp = self._ops().mlp(self.nin, self.nouts, self.activation, self.seed)
 
     @property
     def layers(self) -> list:
-        """The layers' sizes and activations, as (nin, nout, activation) tuples."""
+        """Its layers, as ``Layer`` objects (the same objects on every call)."""
+        if self._layers is None:
+            cpp_layers = self._cpp.layers()
+            self._layers = [Layer._part_of(self, cpp_layers[i]) for i in range(len(self.nouts))]
+        return list(self._layers)
+
+    def _shapes(self) -> list:
+        """Each layer's (nin, nout)."""
         sizes = [self.nin, *self.nouts]
-        return [
-            (sizes[i], sizes[i + 1], "linear" if i + 1 == len(self.nouts) else self.activation)
-            for i in range(len(self.nouts))
-        ]
+        return [(sizes[i], sizes[i + 1]) for i in range(len(self.nouts))]
 
     def num_parameters(self) -> int:
         return int(self._cpp.num_parameters())
@@ -249,7 +364,7 @@ class MLP(Module):
         flat = np.empty(self.num_parameters(), dtype=self.dtype)
         self._ops().get_data(self._cpp, flat)
         weights, start = [], 0
-        for nin, nout, _ in self.layers:
+        for nin, nout in self._shapes():
             block = flat[start : start + nout * (nin + 1)].reshape(nout, nin + 1)
             weights.append((block[:, :nin].copy(), block[:, nin].copy()))
             start += nout * (nin + 1)
@@ -260,7 +375,7 @@ class MLP(Module):
         if len(weights) != len(self.nouts):
             raise ValueError(f"expected weights for {len(self.nouts)} layers, got {len(weights)}")
         blocks = []
-        for i, ((nin, nout, _), (w, b)) in enumerate(zip(self.layers, weights)):
+        for i, ((nin, nout), (w, b)) in enumerate(zip(self._shapes(), weights)):
             w, b = np.asarray(w, dtype=self.dtype), np.asarray(b, dtype=self.dtype)
             if w.shape != (nout, nin) or b.shape != (nout,):
                 raise ValueError(
@@ -284,7 +399,7 @@ class MLP(Module):
         lr=None,
         optimizer="adam",
         loss="cross_entropy",
-        seed=0,
+        seed=None,
         progress=True,
         validation=None,
         momentum=0.0,
@@ -306,7 +421,9 @@ class MLP(Module):
         ``x`` may be float32, float64 or uint8; features are multiplied by
         ``x_scale`` as they are read (pass uint8 images with
         ``x_scale=1/255`` rather than converting them). ``threads`` splits
-        each batch (results depend only on ``seed`` and ``threads``).
+        each batch (results depend only on ``seed`` and ``threads``; with
+        ``seed=None`` the shuffling's seed is drawn from Python's ``random``
+        module, and ``model.fit_seed`` keeps the seed used).
         ``validation=(x_val, y_val)`` adds ``val_accuracy`` to each epoch;
         ``on_epoch_end(record)`` is called with each epoch's record.
 
@@ -329,13 +446,16 @@ class MLP(Module):
                 raise TypeError("validation must be a pair (x_val, y_val)")
             x_val, y_val = self._check_xy(*validation, "validation")
 
+        seed = _seed_or_draw(seed)
+
         ensure_data_ops()
         ops = cpp.py.TrainOps[CTYPES[self.dtype]]
         with cpp_errors():
             # Both live only as long as this call: the trainer holds the model
             # until it is freed (Note [One trainer per model] in train.hpp).
             optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, _check_seed(seed), threads)
+            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, seed, threads)
+        self.fit_seed = seed
         try:
             history = []
             diverged = False

@@ -94,13 +94,13 @@ def test_apply_value_docs_shows_in_help(cls):
     apply_value_docs(cls)  # twice is harmless
     name = "Value32" if cls is Value32 else "Value"
     page = pydoc.render_doc(cls, renderer=pydoc.plaintext)
-    assert f"{name}(data=0.0): a {cls.dtype} scalar" in page
+    assert f"{name}(data=0.0, _children=(), _op='', label=''): a {cls.dtype} scalar" in page
     assert "Back-propagates from this Value" in pydoc.render_doc(cls.backward, renderer=pydoc.plaintext)
     assert cls.zero_grad.__doc__ == VALUE_DOCS["zero_grad"]
     for method in ("relu", "tanh", "exp", "log", "sigmoid"):
         assert getattr(cls, method).__doc__ == VALUE_DOCS[method]
         assert getattr(cls, method).__name__ == method
-    for attribute in ("data", "grad", "op", "parents"):
+    for attribute in ("data", "grad", "op", "parents", "_backward"):
         assert cls.__dict__[attribute].__doc__ == VALUE_DOCS[attribute]
     # the Values still work
     a = cls(2.0)

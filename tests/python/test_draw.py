@@ -59,6 +59,15 @@ def test_labels_name_values():
     assert "{ out | data 4.0000 | grad 1.0000 }" in source
 
 
+def test_value_labels_are_shown_as_in_micrograd():
+    a, b, c, d, e = small_graph()
+    a.label, d.label = "a", "d <1>"
+    source = draw_dot(e, labels={a: "first"}).source
+    assert "{ first | data 2.0000 | grad -3.0000 }" in source  # labels= wins
+    assert "{ d \\<1\\> | data 4.0000 | grad 1.0000 }" in source
+    assert "{ data -3.0000 | grad 2.0000 }" in source  # b has no label
+
+
 def test_a_value_used_twice_is_one_record_with_two_edges():
     a = Value(3.0)
     graph = draw_dot(a * a)

@@ -27,7 +27,7 @@ y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     model = MLP(4, [8, 3], seed=1)
-    history = model.fit(x, y, epochs=10, batch_size=16, progress=False, threads=1)
+    history = model.fit(x, y, epochs=10, batch_size=16, progress=False, threads=1, seed=0)
 print(json.dumps({
     "library": _kernels.ensure_data_ops(),
     "losses": [h["loss"] for h in history],

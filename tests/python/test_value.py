@@ -226,14 +226,24 @@ def test_number_over_value():
 # ---- comparisons and hashing ----------------------------------------------------
 
 
-def test_comparisons_compare_data():
+def test_ordering_compares_data():
     a, b = Value(2.0), Value(3.0)
-    assert a < b and b > a and a <= b and b >= a and a != b
+    assert a < b and b > a and a <= b and b >= a
     assert a < 3 and a > 1.5 and 3 > a and 1 < a
-    assert a == 2 and a == 2.0 and 2 == a and a != 2.5
-    assert a == Value(2.0)
     assert sorted([b, a, Value(-1.0)])[0].data == -1.0
     assert max([a, b]) is b
+
+
+def test_equality_is_the_same_node_as_in_micrograd():
+    a, b = Value(1.0), Value(1.0)
+    assert a == a and not a != a
+    assert a != b and not a == b
+    assert a != 1.0 and not a == 1.0 and 1.0 != a
+    assert Value(1.0) != Value32(1.0)
+    items = [a, b]
+    assert items.index(b) == 1 and b in items and Value(1.0) not in items
+    items.remove(b)
+    assert items == [a] and items[0] is a
 
 
 def test_values_live_in_sets_and_dicts_by_node():
@@ -243,9 +253,9 @@ def test_values_live_in_sets_and_dicts_by_node():
     assert [table[v] for v in same_data] == list(range(100))
     a = Value(1.0)
     assert a not in set(same_data)
-    # Another Python handle of the same node hashes alike and is found.
+    # Reaching a node again gives its one Python object, equal and hashed alike.
     (parent,) = (a * 2)._prev
-    assert parent is not a and parent in {a} and hash(parent) == hash(a)
+    assert parent is a and parent in {a} and hash(parent) == hash(a)
 
 
 # ---- accumulation, shared subgraphs, big graphs ---------------------------------
