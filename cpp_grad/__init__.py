@@ -36,7 +36,16 @@ _LAZY = {
     "load_mnist": "datasets",
 }
 
-__all__ = ["Value", "Value32", "cpp_op", "draw_dot", "gradcheck", "GradcheckError", "load_mnist", "get_include"]
+__all__ = [
+    "Value",
+    "Value32",
+    "cpp_op",
+    "draw_dot",
+    "gradcheck",
+    "GradcheckError",
+    "load_mnist",
+    "get_include",
+]
 
 
 def __getattr__(name: str):

@@ -27,7 +27,11 @@ def run_isolated(code: str, timeout: float = 300) -> subprocess.CompletedProcess
     """Runs `code` in a fresh Python; a crash shows as a return code, not a dead test run."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PACKAGE_ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -46,10 +50,16 @@ SIZE_CASES = [
     ("MLP(2**64, [1])", "ValueError", "18446744073709551616"),
     ("MLP(3, [2**64])", "ValueError", "18446744073709551616"),
     ("Layer(2, 2**70)", "ValueError", str(2**70)),
-    ("MLP(2, [3]).fit(np.zeros((4, 2)), np.zeros(4, int), batch_size=2**64, progress=False)",
-     "ValueError", "18446744073709551616"),
-    ("MLP(2, [3]).fit(np.zeros((4, 2)), np.zeros(4, int), epochs=2**64, progress=False)",
-     "ValueError", "18446744073709551616"),
+    (
+        "MLP(2, [3]).fit(np.zeros((4, 2)), np.zeros(4, int), batch_size=2**64, progress=False)",
+        "ValueError",
+        "18446744073709551616",
+    ),
+    (
+        "MLP(2, [3]).fit(np.zeros((4, 2)), np.zeros(4, int), epochs=2**64, progress=False)",
+        "ValueError",
+        "18446744073709551616",
+    ),
 ]
 
 
@@ -64,7 +74,9 @@ except Exception as error:
 """
         for call, _, _ in SIZE_CASES
     )
-    lines = assert_ran(run_isolated("import numpy as np\nfrom cpp_grad.nn import MLP, Layer, Neuron\n" + checks))
+    lines = assert_ran(
+        run_isolated("import numpy as np\nfrom cpp_grad.nn import MLP, Layer, Neuron\n" + checks)
+    )
     assert len(lines) == len(SIZE_CASES)
     for (call, error, words), line in zip(SIZE_CASES, lines):
         kind, _, message = line.partition(" | ")

@@ -28,7 +28,16 @@ pytestmark = pytest.mark.skipif(_kernels._compiler() is None, reason="no C++ com
 def trainer(tmp_path_factory) -> Path:
     binary = tmp_path_factory.mktemp("bin") / "train_mnist"
     subprocess.run(
-        [_kernels._compiler(), "-std=c++17", "-O1", f"-I{include_dir()}", str(SOURCE), "-o", str(binary), "-pthread"],
+        [
+            _kernels._compiler(),
+            "-std=c++17",
+            "-O1",
+            f"-I{include_dir()}",
+            str(SOURCE),
+            "-o",
+            str(binary),
+            "-pthread",
+        ],
         check=True,
         capture_output=True,
         timeout=600,
