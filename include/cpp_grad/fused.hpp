@@ -22,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "activation.hpp"
 #include "value.hpp"
 
 namespace cpp_grad {
@@ -196,6 +197,7 @@ struct PackedLayer {
   const T* w = nullptr;  // nin rows of nout weights, then nout biases
   T* grad = nullptr;     // the same shape: this thread's gradient sums
   std::size_t nin = 0, nout = 0;
+  Activation activation = Activation::linear;
 
   // Where a block's parameter sits in the packed layer.
   static std::size_t packed_index(std::size_t block_index, std::size_t nin, std::size_t nout) {
@@ -231,8 +233,8 @@ T packed_dot(const T* __restrict w, const T* __restrict x, std::size_t n) {
 }  // namespace detail
 
 // One layer applied to one sample's inputs, as one node: the one parent of
-// the layer's dot nodes, which the walk passes once, after all of them. It
-// computes every neuron's weighted sum when it is made, and in its backward
+// the layer's neuron nodes, which the walk passes once, after all of them.
+// It computes every neuron's output when it is made, and in its backward
 // step adds every weight's and bias's gradient and hands each input its own.
 // Its inputs are the previous layer's Values, or plain numbers (the data),
 // which need no gradient.
@@ -255,14 +257,16 @@ struct _PackedLayerNode final : _Value<T> {
   Parents<T> parents() const override { return {inputs_.data(), inputs_.size()}; }
   void backward_step() override {
     const std::size_t nout = layer.nout;
+    for (std::size_t j = 0; j < nout; ++j)  // through the activation: d loss / d sum
+      out_grad[j] *= activation_slope(out[j], layer.activation);
     const T* w = layer.w;
     T* grad = layer.grad;
-    detail::packed_axpy(grad + layer.nin * nout, sum_grad.data(), T(1), nout);  // the biases
+    detail::packed_axpy(grad + layer.nin * nout, out_grad.data(), T(1), nout);  // the biases
     for (std::size_t i : nonzero_)
-      detail::packed_axpy(grad + i * nout, sum_grad.data(), x_[i], nout);
+      detail::packed_axpy(grad + i * nout, out_grad.data(), x_[i], nout);
     for (std::size_t i = 0; i < inputs_.size(); ++i)
-      inputs_[i]->grad += detail::packed_dot(w + i * nout, sum_grad.data(), nout);
-    std::fill(sum_grad.begin(), sum_grad.end(), T(0));  // ready for another backward()
+      inputs_[i]->grad += detail::packed_dot(w + i * nout, out_grad.data(), nout);
+    std::fill(out_grad.begin(), out_grad.end(), T(0));  // ready for another backward()
   }
   void zero_unlisted_parent_grads() override {
     std::fill(layer.grad, layer.grad + (layer.nin + 1) * layer.nout, T(0));
@@ -270,19 +274,20 @@ struct _PackedLayerNode final : _Value<T> {
   const std::vector<NodePtr<T>>& inputs() const { return inputs_; }
 
   PackedLayer<T> layer;
-  std::vector<T> sum, sum_grad;  // each neuron's weighted sum, and its gradient so far
+  std::vector<T> out, out_grad;  // each neuron's output, and its gradient so far
 
  private:
   void forward() {
     const std::size_t nout = layer.nout;
-    sum.assign(layer.w + layer.nin * nout, layer.w + (layer.nin + 1) * nout);  // the biases
-    sum_grad.assign(nout, T(0));
+    out.assign(layer.w + layer.nin * nout, layer.w + (layer.nin + 1) * nout);  // the biases
+    out_grad.assign(nout, T(0));
     nonzero_.reserve(x_.size());
     for (std::size_t i = 0; i < x_.size(); ++i) {
       if (x_[i] == 0) continue;
       nonzero_.push_back(std::uint32_t(i));
-      detail::packed_axpy(sum.data(), layer.w + i * nout, x_[i], nout);
+      detail::packed_axpy(out.data(), layer.w + i * nout, x_[i], nout);
     }
+    for (T& o : out) o = activate(o, layer.activation);
     this->kind = _Value<T>::Kind::kOther;
   }
 
@@ -291,18 +296,25 @@ struct _PackedLayerNode final : _Value<T> {
   std::vector<NodePtr<T>> inputs_;       // empty over plain numbers
 };
 
-// b + w . x for one neuron of a _PackedLayerNode: its value is the layer's
-// sum for that neuron, and its backward step hands the layer its gradient.
+// One neuron of a _PackedLayerNode: activation(b + w . x), the value of the
+// generic path's activation node over its dot node, in one node. Its
+// backward step hands the layer its gradient.
 template <typename T>
-struct _PackedDot final : _Value<T> {
-  _PackedDot(const std::shared_ptr<_PackedLayerNode<T>>& layer, std::size_t neuron)
+struct _PackedNeuron final : _Value<T> {
+  _PackedNeuron(const std::shared_ptr<_PackedLayerNode<T>>& layer, std::size_t neuron)
       : layer_{layer}, node_(layer.get()), neuron_(neuron) {
-    this->data = node_->sum[neuron];
+    this->data = node_->out[neuron];
     this->kind = _Value<T>::Kind::kOther;
   }
-  ~_PackedDot() override { detail::release_parents<T>(layer_); }
+  ~_PackedNeuron() override { detail::release_parents<T>(layer_); }
 
-  const char* op() const override { return "dot"; }
+  const char* op() const override {
+    switch (node_->layer.activation) {
+      case Activation::relu: return "relu(dot)";
+      case Activation::tanh: return "tanh(dot)";
+      default: return "dot";
+    }
+  }
   Parents<T> parents() const override { return {layer_.data(), 1}; }
   std::vector<NodePtr<T>> all_parents() const override {
     std::vector<NodePtr<T>> out;
@@ -312,7 +324,7 @@ struct _PackedDot final : _Value<T> {
     for (const NodePtr<T>& x : node_->inputs()) out.push_back(x);
     return out;
   }
-  void backward_step() override { node_->sum_grad[neuron_] += this->grad; }
+  void backward_step() override { node_->out_grad[neuron_] += this->grad; }
 
  private:
   std::array<NodePtr<T>, 1> layer_;  // a _PackedLayerNode<T>

@@ -206,10 +206,9 @@ class Trainer {
     std::vector<Value<T>> out;
     for (std::size_t l = 0; l < layers.size(); ++l) {
       if (l > 0) node = make_node<_PackedLayerNode<T>>(layers[l], nodes_of(out));
-      const Activation activation = model_.layers()[l].activation();
       out.clear();
       for (std::size_t j = 0; j < layers[l].nout; ++j)
-        out.push_back(activate(Value<T>(make_node<_PackedDot<T>>(node, j)), activation));
+        out.push_back(Value<T>(make_node<_PackedNeuron<T>>(node, j)));
     }
     return out;
   }
@@ -260,7 +259,7 @@ class Trainer {
         packed_layers_[k].push_back(PackedLayer<T>{layer.block().shared_from_this(),
                                                    weights_.data() + offset,
                                                    grads_[k].data() + offset, layer.nin(),
-                                                   layer.nout()});
+                                                   layer.nout(), layer.activation()});
         offset += layer.block().size();
       }
     }

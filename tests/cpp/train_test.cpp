@@ -480,7 +480,7 @@ TEST(TrainPacked, PackedNodesMatchGenericNodes) {
       weights[offset + cpp_grad::PackedLayer<double>::packed_index(b, layer.nin(), layer.nout())] =
           layer.block().leaves()[b].data;
     layers.push_back({layer.block().shared_from_this(), weights.data() + offset,
-                      grads.data() + offset, layer.nin(), layer.nout()});
+                      grads.data() + offset, layer.nin(), layer.nout(), layer.activation()});
     offset += layer.block().size();
   }
   const std::vector<double> x0{0.5, 0.0, -1.5, 2.0};
@@ -494,14 +494,14 @@ TEST(TrainPacked, PackedNodesMatchGenericNodes) {
                                                                        cpp_grad::nodes_of(y));
   std::vector<cpp_grad::Value<double>> hidden;
   for (std::size_t j = 0; j < 3; ++j)
-    hidden.push_back(cpp_grad::relu(
-        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedDot<double>>(first, j))));
+    hidden.push_back(
+        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedNeuron<double>>(first, j)));
   auto second = cpp_grad::make_node<cpp_grad::_PackedLayerNode<double>>(
       layers[1], cpp_grad::nodes_of(hidden));
   std::vector<cpp_grad::Value<double>> out;
   for (std::size_t j = 0; j < 2; ++j)
     out.push_back(
-        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedDot<double>>(second, j)));
+        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedNeuron<double>>(second, j)));
   cpp_grad::Value<double> packed = cpp_grad::sum(out);
   packed.backward();
 
@@ -515,9 +515,10 @@ TEST(TrainPacked, PackedNodesMatchGenericNodes) {
                   layer.block().leaves()[b].grad, 1e-12);
     offset += layer.block().size();
   }
-  // Explored by hand, a packed dot lists its weights, its bias and its inputs.
+  // Explored by hand, a packed neuron lists its weights, its bias and its inputs.
   EXPECT_EQ(out[0].parents().size(), 3u + 1 + 3);
   EXPECT_STREQ(out[0].op(), "dot");
+  EXPECT_STREQ(hidden[0].op(), "relu(dot)");
   // A second backward() gives the inputs the same gradients again.
   const double once = y[0].grad();
   packed.backward();
