@@ -21,12 +21,17 @@ class Optimizer {
   virtual ~Optimizer() = default;
   virtual void step() = 0;
   // The same step on parameters held as arrays (see Note [Packed weights]):
-  // data[i] and grad[i] stand for the i-th parameter, in the order given.
-  void step_packed(T* data, const T* grad, std::size_t n) {
-    if (n != nodes_.size())
+  // data[i] and grad[i] stand for the i-th parameter. One step is
+  // begin_packed_step(), then step_packed() on disjoint ranges that together
+  // cover every parameter, from any threads. Only an optimizer that
+  // can_reorder() steps packed arrays.
+  void begin_packed_step() { begin_step_arrays(); }
+  void step_packed(T* data, const T* grad, std::size_t begin, std::size_t end) {
+    if (begin > end || end > nodes_.size())
       throw std::invalid_argument("the optimizer holds " + std::to_string(nodes_.size()) +
-                                  " parameters, got arrays of " + std::to_string(n));
-    step_arrays(data, grad);
+                                  " parameters, got the range [" + std::to_string(begin) + ", " +
+                                  std::to_string(end) + ")");
+    step_arrays(data, grad, begin, end);
   }
   virtual const char* name() const = 0;
   const std::vector<_Value<T>*>& nodes() const { return nodes_; }
@@ -66,14 +71,9 @@ class Optimizer {
   }
   virtual void reorder_state(const std::vector<std::size_t>&) {}
 
-  // For an optimizer that knows only step(): through the leaves.
-  virtual void step_arrays(T* data, const T* grad) {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      nodes_[i]->data = data[i];
-      nodes_[i]->grad = grad[i];
-    }
-    step();
-    for (std::size_t i = 0; i < nodes_.size(); ++i) data[i] = nodes_[i]->data;
+  virtual void begin_step_arrays() {}
+  virtual void step_arrays(T*, const T*, std::size_t, std::size_t) {
+    throw std::logic_error(std::string("the optimizer '") + name() + "' does not step packed arrays");
   }
 
   std::vector<Value<T>> params_;  // keeps the parameters alive
@@ -113,10 +113,10 @@ class SGD : public Optimizer<T> {
       data -= lr * velocity;
     }
   };
-  void step_arrays(T* data, const T* grad) override {
+  void step_arrays(T* data, const T* grad, std::size_t begin, std::size_t end) override {
     const Rule rule{this->lr_, momentum_};
     T* velocity = velocity_.data();
-    for (std::size_t i = 0; i < this->nodes_.size(); ++i) rule.update(data[i], grad[i], velocity[i]);
+    for (std::size_t i = begin; i < end; ++i) rule.update(data[i], grad[i], velocity[i]);
   }
 
   T momentum_;
@@ -167,15 +167,17 @@ class Adam : public Optimizer<T> {
     return {this->lr_, beta1_, beta2_, eps_, 1 - std::pow(beta1_, T(t_)),
             1 - std::pow(beta2_, T(t_))};
   }
-  void step_arrays(T* data, const T* grad) override {
-    const Rule rule = next_step();
+  void begin_step_arrays() override { rule_ = next_step(); }
+  void step_arrays(T* data, const T* grad, std::size_t begin, std::size_t end) override {
+    const Rule rule = rule_;
     T* m = m_.data();
     T* v = v_.data();
-    for (std::size_t i = 0; i < this->nodes_.size(); ++i) rule.update(data[i], grad[i], m[i], v[i]);
+    for (std::size_t i = begin; i < end; ++i) rule.update(data[i], grad[i], m[i], v[i]);
   }
 
   T beta1_, beta2_, eps_;
   std::vector<T> m_, v_;
+  Rule rule_{};  // of the packed step under way
   long t_ = 0;
 };
 

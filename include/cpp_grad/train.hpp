@@ -176,10 +176,7 @@ class Trainer {
 
     BatchTotals batch;
     for (std::size_t k = 0; k < shards; ++k) {
-      if (k > 0 && packed()) {
-        detail::packed_axpy(grads_[0].data(), grads_[k].data(), T(1), grads_[0].size());
-        std::fill(grads_[k].begin(), grads_[k].end(), T(0));
-      } else if (k > 0) {
+      if (k > 0 && !packed()) {
         replicas_[k - 1]->add_grads_to(model_);
         replicas_[k - 1]->zero_grad();
       }
@@ -187,13 +184,35 @@ class Trainer {
       batch.correct += totals[k].correct;
     }
     if (packed()) {
-      optimizer_.step_packed(weights_.data(), grads_[0].data(), weights_.size());
-      std::fill(grads_[0].begin(), grads_[0].end(), T(0));
+      step_packed(shards);
     } else {
       optimizer_.step();
       optimizer_.zero_grad();
     }
     return batch;
+  }
+
+  // The optimizer's step on the packed arrays, each thread taking a share of
+  // the parameters: the threads' gradients added up (in thread order, so
+  // the result does not depend on timing), the step, the gradients zeroed. A
+  // chunk at a time, so that each array's chunk is still in cache for the next.
+  void step_packed(std::size_t shards) {
+    optimizer_.begin_packed_step();
+    const std::size_t n = weights_.size(), parts = workers_.size();
+    workers_.run([&](std::size_t k) {
+      constexpr std::size_t kChunk = 2048;
+      for (std::size_t begin = n * k / parts, end = n * (k + 1) / parts; begin < end;
+           begin += kChunk) {
+        const std::size_t count = std::min(kChunk, end - begin);
+        T* grad = grads_[0].data() + begin;
+        for (std::size_t s = 1; s < shards; ++s) {
+          detail::packed_axpy(grad, grads_[s].data() + begin, T(1), count);
+          std::fill_n(grads_[s].data() + begin, count, T(0));
+        }
+        optimizer_.step_packed(weights_.data(), grads_[0].data(), begin, begin + count);
+        std::fill_n(grad, count, T(0));
+      }
+    });
   }
 
   // One sample's outputs on packed weights: the graph MLP::operator() builds,
