@@ -281,12 +281,16 @@ struct _PackedLayerNode final : _Value<T> {
     const std::size_t nout = layer.nout;
     out.assign(layer.w + layer.nin * nout, layer.w + (layer.nin + 1) * nout);  // the biases
     out_grad.assign(nout, T(0));
-    nonzero_.reserve(x_.size());
+    // Without a branch per input: whether an input is zero is as good as
+    // random, and a mispredicted branch costs more than the store.
+    nonzero_.resize(x_.size());
+    std::size_t count = 0;
     for (std::size_t i = 0; i < x_.size(); ++i) {
-      if (x_[i] == 0) continue;
-      nonzero_.push_back(std::uint32_t(i));
-      detail::packed_axpy(out.data(), layer.w + i * nout, x_[i], nout);
+      nonzero_[count] = std::uint32_t(i);
+      count += x_[i] != 0;
     }
+    nonzero_.resize(count);
+    for (std::size_t i : nonzero_) detail::packed_axpy(out.data(), layer.w + i * nout, x_[i], nout);
     for (T& o : out) o = activate(o, layer.activation);
     this->kind = _Value<T>::Kind::kOther;
   }
