@@ -220,6 +220,11 @@ constexpr std::size_t kLanes = 16;  // running sums: as wide as the widest SIMD 
 // order of additions is fixed, so the result does not depend on the CPU.
 template <typename T>
 T packed_dot(const T* __restrict w, const T* __restrict x, std::size_t n) {
+  if (n < kLanes) {  // a layer of a few neurons: the running sums would cost more than they save
+    T sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += w[i] * x[i];
+    return sum;
+  }
   T acc[kLanes] = {};
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes)
