@@ -3,7 +3,8 @@
 
 #include "value.hpp"   // the graph node, the Value handle, backward()
 #include "ops.hpp"     // + - * / pow exp log tanh sigmoid relu sum mean
-#include "fused.hpp"   // the fused dot node behind every neuron
+#include "activation.hpp"  // relu, tanh, linear: by name, on Values and on numbers
+#include "fused.hpp"   // the fused dot node behind every neuron; the training path's nodes
 #include "nn.hpp"      // Module, Neuron, Layer, MLP
 #include "loss.hpp"    // cross_entropy, mse, hinge
 #include "optim.hpp"   // SGD, Adam

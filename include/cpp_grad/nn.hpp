@@ -18,48 +18,13 @@
 #include <utility>
 #include <vector>
 
+#include "activation.hpp"
 #include "fused.hpp"
 #include "ops.hpp"
 #include "random.hpp"
 #include "value.hpp"
 
 namespace cpp_grad {
-
-enum class Activation { linear, relu, tanh };
-
-inline const char* activation_name(Activation activation) {
-  switch (activation) {
-    case Activation::relu: return "relu";
-    case Activation::tanh: return "tanh";
-    default: return "linear";
-  }
-}
-
-inline Activation activation_from_name(const std::string& name) {
-  if (name == "relu") return Activation::relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "linear") return Activation::linear;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "': expected 'relu', 'tanh' or 'linear'");
-}
-
-template <typename T>
-Value<T> activate(const Value<T>& x, Activation activation) {
-  switch (activation) {
-    case Activation::relu: return relu(x);
-    case Activation::tanh: return tanh(x);
-    default: return x;
-  }
-}
-
-template <typename T>
-T activate(T x, Activation activation) {
-  switch (activation) {
-    case Activation::relu: return relu_of(x);
-    case Activation::tanh: return std::tanh(x);
-    default: return x;
-  }
-}
 
 // An allocation that failed, saying what it was for and how large it was.
 // Python receives it as MemoryError.

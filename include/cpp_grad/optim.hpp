@@ -22,7 +22,31 @@ class Optimizer {
   }
   virtual ~Optimizer() = default;
   virtual void step() = 0;
+  // The same step on parameters held as arrays (see Note [Packed weights]):
+  // data[i] and grad[i] stand for the i-th parameter. One step is
+  // begin_packed_step(), then step_packed() on disjoint ranges that together
+  // cover every parameter, from any threads. Only an optimizer that
+  // can_reorder() steps packed arrays.
+  void begin_packed_step() { begin_step_arrays(); }
+  void step_packed(T* data, const T* grad, std::size_t begin, std::size_t end) {
+    if (begin > end || end > nodes_.size())
+      throw std::invalid_argument("the optimizer holds " + std::to_string(nodes_.size()) +
+                                  " parameters, got the range [" + std::to_string(begin) + ", " +
+                                  std::to_string(end) + ")");
+    step_arrays(data, grad, begin, end);
+  }
   virtual const char* name() const = 0;
+  const std::vector<_Value<T>*>& nodes() const { return nodes_; }
+  // Whether reorder() carries this optimizer's per-parameter state along.
+  virtual bool can_reorder() const { return false; }
+  // Puts the parameter at position order[i] in position i, with its state:
+  // the training loop packs the weights in an order of its own (see Note
+  // [Packed weights]) and hands step_packed() that order.
+  void reorder(const std::vector<std::size_t>& order) {
+    params_ = permuted(params_, order);
+    nodes_ = permuted(nodes_, order);
+    reorder_state(order);
+  }
   void zero_grad() {
     for (_Value<T>* p : nodes_) p->grad = 0;
   }
@@ -35,6 +59,23 @@ class Optimizer {
       throw std::invalid_argument("the learning rate must be a positive number, got " +
                                   std::to_string(lr));
     return lr;
+  }
+
+  template <typename U>
+  static std::vector<U> permuted(const std::vector<U>& v, const std::vector<std::size_t>& order) {
+    if (order.size() != v.size())
+      throw std::invalid_argument("reorder: " + std::to_string(order.size()) +
+                                  " positions for " + std::to_string(v.size()) + " parameters");
+    std::vector<U> out;
+    out.reserve(v.size());
+    for (std::size_t i : order) out.push_back(v.at(i));
+    return out;
+  }
+  virtual void reorder_state(const std::vector<std::size_t>&) {}
+
+  virtual void begin_step_arrays() {}
+  virtual void step_arrays(T*, const T*, std::size_t, std::size_t) {
+    throw std::logic_error(std::string("the optimizer '") + name() + "' does not step packed arrays");
   }
 
   std::vector<Value<T>> params_;  // keeps the parameters alive
@@ -54,15 +95,32 @@ class SGD : public Optimizer<T> {
       throw std::invalid_argument("SGD momentum must be in [0, 1), got " + std::to_string(momentum));
   }
   void step() override {
-    for (std::size_t i = 0; i < this->nodes_.size(); ++i) {
-      _Value<T>* p = this->nodes_[i];
-      velocity_[i] = momentum_ * velocity_[i] + p->grad;
-      p->data -= this->lr_ * velocity_[i];
-    }
+    const Rule rule{this->lr_, momentum_};
+    for (std::size_t i = 0; i < this->nodes_.size(); ++i)
+      rule.update(this->nodes_[i]->data, this->nodes_[i]->grad, velocity_[i]);
   }
   const char* name() const override { return "sgd"; }
+  bool can_reorder() const override { return true; }
 
  private:
+  void reorder_state(const std::vector<std::size_t>& order) override {
+    velocity_ = this->permuted(velocity_, order);
+  }
+  // The update of one parameter. Its numbers are copied out of the optimizer,
+  // so that the compiler knows the loops' stores cannot change them.
+  struct Rule {
+    T lr, momentum;
+    void update(T& data, T grad, T& velocity) const {
+      velocity = momentum * velocity + grad;
+      data -= lr * velocity;
+    }
+  };
+  void step_arrays(T* data, const T* grad, std::size_t begin, std::size_t end) override {
+    const Rule rule{this->lr_, momentum_};
+    T* velocity = velocity_.data();
+    for (std::size_t i = begin; i < end; ++i) rule.update(data[i], grad[i], velocity[i]);
+  }
+
   T momentum_;
   std::vector<T> velocity_;
 };
@@ -82,23 +140,46 @@ class Adam : public Optimizer<T> {
       throw std::invalid_argument("Adam betas must be in [0, 1)");
   }
   void step() override {
-    ++t_;
-    const T correction1 = 1 - std::pow(beta1_, T(t_));
-    const T correction2 = 1 - std::pow(beta2_, T(t_));
-    for (std::size_t i = 0; i < this->nodes_.size(); ++i) {
-      _Value<T>* p = this->nodes_[i];
-      m_[i] = beta1_ * m_[i] + (1 - beta1_) * p->grad;
-      v_[i] = beta2_ * v_[i] + (1 - beta2_) * p->grad * p->grad;
-      const T m_hat = m_[i] / correction1;
-      const T v_hat = v_[i] / correction2;
-      p->data -= this->lr_ * m_hat / (std::sqrt(v_hat) + eps_);
-    }
+    const Rule rule = next_step();
+    for (std::size_t i = 0; i < this->nodes_.size(); ++i)
+      rule.update(this->nodes_[i]->data, this->nodes_[i]->grad, m_[i], v_[i]);
   }
   const char* name() const override { return "adam"; }
+  bool can_reorder() const override { return true; }
 
  private:
+  void reorder_state(const std::vector<std::size_t>& order) override {
+    m_ = this->permuted(m_, order);
+    v_ = this->permuted(v_, order);
+  }
+  // The update of one parameter at step t_. Its numbers are copied out of the
+  // optimizer, so that the compiler knows the loops' stores cannot change them.
+  struct Rule {
+    T lr, beta1, beta2, eps, correction1, correction2;
+    void update(T& data, T grad, T& m, T& v) const {
+      m = beta1 * m + (1 - beta1) * grad;
+      v = beta2 * v + (1 - beta2) * grad * grad;
+      const T m_hat = m / correction1;
+      const T v_hat = v / correction2;
+      data -= lr * m_hat / (std::sqrt(v_hat) + eps);
+    }
+  };
+  Rule next_step() {
+    ++t_;
+    return {this->lr_, beta1_, beta2_, eps_, 1 - std::pow(beta1_, T(t_)),
+            1 - std::pow(beta2_, T(t_))};
+  }
+  void begin_step_arrays() override { rule_ = next_step(); }
+  void step_arrays(T* data, const T* grad, std::size_t begin, std::size_t end) override {
+    const Rule rule = rule_;
+    T* m = m_.data();
+    T* v = v_.data();
+    for (std::size_t i = begin; i < end; ++i) rule.update(data[i], grad[i], m[i], v[i]);
+  }
+
   T beta1_, beta2_, eps_;
   std::vector<T> m_, v_;
+  Rule rule_{};  // of the packed step under way
   long t_ = 0;
 };
 

@@ -422,6 +422,209 @@ TYPED_TEST(TrainTest, HugeBatchSizeIsOneBatch) {
   int batches = 0;
   trainer.train_epoch(blobs.dataset(), [&batches](std::size_t, double) { return ++batches > 0; });
   EXPECT_EQ(batches, 1);
+
+// ---- The packed training path (see Note [Packed weights]) -------------------
+
+// Pixel-like data with many exact zeros, so that skipped inputs are exercised.
+struct SparseImages {
+  std::vector<double> x;
+  std::vector<std::int64_t> y;
+  std::size_t rows = 0, cols = 12;
+  Dataset<double> dataset() const { return {x.data(), y.data(), rows, cols}; }
+};
+
+SparseImages make_sparse_images(std::size_t rows, std::uint64_t seed) {
+  cpp_grad::Random rng(seed);
+  SparseImages images;
+  images.rows = rows;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t label = r % 3;
+    images.y.push_back(std::int64_t(label));
+    for (std::size_t c = 0; c < images.cols; ++c) {
+      const bool lit = c / 4 == label ? rng.below(4) != 0 : rng.below(4) == 0;
+      images.x.push_back(lit ? rng.uniform(0.1, 1) : 0.0);
+    }
+  }
+  return images;
+}
+
+// An optimizer over the model's parameters in another order: the trainer
+// cannot hand it the packed arrays, so it takes the generic path. SGD's and
+// Adam's steps are element by element, so the order changes nothing else.
+template <typename T>
+std::vector<cpp_grad::Value<T>> reversed_parameters(const MLP<T>& model) {
+  std::vector<cpp_grad::Value<T>> params = model.parameters();
+  return {params.rbegin(), params.rend()};
+}
+
+// One batch with SGD at learning rate 1 moves each weight by minus its
+// gradient: the packed path's gradients equal the generic path's.
+TEST(TrainPacked, OneBatchGradientsMatchTheGenericPath) {
+  const SparseImages images = make_sparse_images(20, 41);
+  for (std::size_t threads : {1, 2}) {
+    MLP<double> fused(images.cols, {7, 5, 3}, Activation::relu, 42);
+    MLP<double> generic(images.cols, {7, 5, 3}, Activation::relu, 42);
+    const std::vector<double> before = weights_of(fused);
+    cpp_grad::SGD<double> fused_sgd(fused.parameters(), 1.0);
+    cpp_grad::SGD<double> generic_sgd(reversed_parameters(generic), 1.0);
+    Trainer<double> fused_trainer(fused, fused_sgd, Loss::cross_entropy, 20, 43, threads);
+    Trainer<double> generic_trainer(generic, generic_sgd, Loss::cross_entropy, 20, 43, threads);
+    ASSERT_TRUE(fused_trainer.packed());
+    ASSERT_FALSE(generic_trainer.packed());
+    fused_trainer.train_epoch(images.dataset());  // 20 rows: one batch
+    generic_trainer.train_epoch(images.dataset());
+    const std::vector<double> a = weights_of(fused), b = weights_of(generic);
+    double largest = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const double grad_fused = before[i] - a[i], grad_generic = before[i] - b[i];
+      EXPECT_NEAR(grad_fused, grad_generic, 1e-6 * std::max(1.0, std::abs(grad_generic))) << i;
+      largest = std::max(largest, std::abs(grad_generic));
+    }
+    EXPECT_GT(largest, 1e-3);  // the batch did move the weights
+  }
+}
+
+// Several epochs with Adam (whose state the packed path reorders and puts
+// back each epoch), tanh and two threads: both paths stay together.
+TEST(TrainPacked, EpochsWithAdamMatchTheGenericPath) {
+  const SparseImages images = make_sparse_images(90, 44);
+  MLP<double> fused(images.cols, {6, 3}, Activation::tanh, 45);
+  MLP<double> generic(images.cols, {6, 3}, Activation::tanh, 45);
+  Adam<double> fused_adam(fused.parameters(), 0.01);
+  Adam<double> generic_adam(reversed_parameters(generic), 0.01);
+  Trainer<double> fused_trainer(fused, fused_adam, Loss::mse, 10, 46, 2);
+  Trainer<double> generic_trainer(generic, generic_adam, Loss::mse, 10, 46, 2);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    const EpochResult a = fused_trainer.train_epoch(images.dataset());
+    const EpochResult b = generic_trainer.train_epoch(images.dataset());
+    EXPECT_NEAR(a.loss, b.loss, 1e-9);
+    EXPECT_EQ(a.accuracy, b.accuracy);
+  }
+  const std::vector<double> a = weights_of(fused), b = weights_of(generic);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-9) << i;
+  // The optimizer is back in the model's order: a step through the leaves
+  // moves the same weights as it would have before.
+  for (const auto& p : fused.parameters()) p.node()->grad = 1;
+  for (const auto& p : generic.parameters()) p.node()->grad = 1;
+  fused_adam.step();
+  generic_adam.step();
+  const std::vector<double> c = weights_of(fused), d = weights_of(generic);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(c[i], d[i], 1e-9) << i;
+}
+
+// The loss of one sample through the engine's generic graph.
+double sample_loss(const MLP<double>& model, const SparseImages& images, std::size_t row,
+                   bool backward) {
+  std::vector<cpp_grad::Value<double>> x;
+  for (std::size_t c = 0; c < images.cols; ++c) x.emplace_back(images.x[row * images.cols + c]);
+  cpp_grad::Value<double> loss =
+      cpp_grad::cross_entropy(model(x), std::size_t(images.y[row]));
+  if (backward) loss.backward();
+  return loss.data();
+}
+
+// After fit ends, however it ends, the model's Values hold what training
+// computed, and a graph built on them afterwards has the right gradients.
+TEST(TrainPacked, ModelIsRightOnEveryWayOut) {
+  const SparseImages images = make_sparse_images(60, 47);
+  enum class Exit { end, stop, exception };
+  for (Exit exit : {Exit::end, Exit::stop, Exit::exception}) {
+    MLP<double> fused(images.cols, {5, 3}, Activation::relu, 48);
+    MLP<double> generic(images.cols, {5, 3}, Activation::relu, 48);
+    Adam<double> fused_adam(fused.parameters(), 0.01);
+    Adam<double> generic_adam(reversed_parameters(generic), 0.01);
+    Trainer<double> fused_trainer(fused, fused_adam, Loss::cross_entropy, 10, 49, 2);
+    Trainer<double> generic_trainer(generic, generic_adam, Loss::cross_entropy, 10, 49, 2);
+    const std::size_t batches = exit == Exit::end ? 6 : 2;
+    int calls = 0;
+    auto progress = [&](std::size_t, double) {
+      if (++calls < int(batches)) return true;
+      if (exit == Exit::exception) throw std::runtime_error("interrupted");
+      return exit == Exit::end;
+    };
+    if (exit == Exit::exception) {
+      EXPECT_THROW(fused_trainer.train_epoch(images.dataset(), progress), std::runtime_error);
+    } else {
+      fused_trainer.train_epoch(images.dataset(), progress);
+    }
+    calls = 0;
+    generic_trainer.train_epoch(images.dataset(), [&](std::size_t, double) {
+      return ++calls < int(batches);
+    });
+    const std::vector<double> a = weights_of(fused), b = weights_of(generic);
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-9) << i;
+    for (const auto& p : fused.parameters()) EXPECT_EQ(p.grad(), 0.0);
+
+    // Gradients of a fresh graph against central differences.
+    sample_loss(fused, images, 0, true);
+    const std::vector<cpp_grad::Value<double>> params = fused.parameters();
+    for (const cpp_grad::Value<double>& p : params) {
+      const double w = p.data(), h = 1e-6;
+      p.node()->data = w + h;
+      const double up = sample_loss(fused, images, 0, false);
+      p.node()->data = w - h;
+      const double down = sample_loss(fused, images, 0, false);
+      p.node()->data = w;
+      EXPECT_NEAR(p.grad(), (up - down) / (2 * h), 1e-6);
+    }
+  }
+}
+
+// A graph of the packed nodes (only the training loop builds them) has the
+// same values and gradients as the generic one, leaves and inputs included.
+TEST(TrainPacked, PackedNodesMatchGenericNodes) {
+  MLP<double> model(4, {3, 2}, Activation::relu, 50);
+  std::vector<double> weights(model.num_parameters()), grads(weights.size(), 0.0);
+  std::vector<cpp_grad::PackedLayer<double>> layers;
+  std::size_t offset = 0;
+  for (const cpp_grad::Layer<double>& layer : model.layers()) {
+    for (std::size_t b = 0; b < layer.block().size(); ++b)
+      weights[offset + cpp_grad::PackedLayer<double>::packed_index(b, layer.nin(), layer.nout())] =
+          layer.block().leaves()[b].data;
+    layers.push_back({layer.block().shared_from_this(), weights.data() + offset,
+                      grads.data() + offset, layer.nin(), layer.nout(), layer.activation()});
+    offset += layer.block().size();
+  }
+  const std::vector<double> x0{0.5, 0.0, -1.5, 2.0};
+  std::vector<cpp_grad::Value<double>> x(x0.begin(), x0.end());
+  // Generic: the hidden layer over Values, so that the inputs get grads too.
+  cpp_grad::Value<double> generic = cpp_grad::sum(model(x));
+  generic.backward();
+  // Packed, by hand: layer 1 over the same Values, layer 2 over its outputs.
+  std::vector<cpp_grad::Value<double>> y(x0.begin(), x0.end());
+  auto first = cpp_grad::make_node<cpp_grad::_PackedLayerNode<double>>(layers[0],
+                                                                       cpp_grad::nodes_of(y));
+  std::vector<cpp_grad::Value<double>> hidden;
+  for (std::size_t j = 0; j < 3; ++j)
+    hidden.push_back(
+        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedNeuron<double>>(first, j)));
+  auto second = cpp_grad::make_node<cpp_grad::_PackedLayerNode<double>>(
+      layers[1], cpp_grad::nodes_of(hidden));
+  std::vector<cpp_grad::Value<double>> out;
+  for (std::size_t j = 0; j < 2; ++j)
+    out.push_back(
+        cpp_grad::Value<double>(cpp_grad::make_node<cpp_grad::_PackedNeuron<double>>(second, j)));
+  cpp_grad::Value<double> packed = cpp_grad::sum(out);
+  packed.backward();
+
+  EXPECT_NEAR(packed.data(), generic.data(), 1e-12);
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i].grad(), x[i].grad(), 1e-12) << i;
+  offset = 0;
+  for (const cpp_grad::Layer<double>& layer : model.layers()) {
+    for (std::size_t b = 0; b < layer.block().size(); ++b)
+      EXPECT_NEAR(grads[offset + cpp_grad::PackedLayer<double>::packed_index(b, layer.nin(),
+                                                                            layer.nout())],
+                  layer.block().leaves()[b].grad, 1e-12);
+    offset += layer.block().size();
+  }
+  // Explored by hand, a packed neuron lists its weights, its bias and its inputs.
+  EXPECT_EQ(out[0].parents().size(), 3u + 1 + 3);
+  EXPECT_STREQ(out[0].op(), "dot");
+  EXPECT_STREQ(hidden[0].op(), "relu(dot)");
+  // A second backward() gives the inputs the same gradients again.
+  const double once = y[0].grad();
+  packed.backward();
+  EXPECT_NEAR(y[0].grad(), 2 * once, 1e-12);
 }
 
 }  // namespace
