@@ -9,7 +9,10 @@ source scripts/python_env.sh
 bash scripts/setup.sh
 
 echo "== C++ tests (Release) =="
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+python_path=$(venv_python)
+case "$python_path" in /*) ;; *) python_path="$PWD/$python_path" ;; esac
+# The wheel consumer test builds the wheel with the environment's Python.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$python_path" >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure
 
