@@ -190,33 +190,5 @@ struct ModuleOps {
   static std::vector<V> as_vector(V value) { return {std::move(value)}; }
 };
 
-// The hot code of MLP.fit, predict and evaluate is only declared here (this
-// and DataOps below). The definitions (data_ops.hpp) come either from a
-// library compiled ahead of time (kernels.cpp, see _kernels.py), or, where no
-// compiler is at hand, from cling compiling data_ops.hpp itself. Optimizers
-// and trainers are made there too, so that their virtual functions (the
-// optimizer's step) are the compiled ones.
-template <typename T>
-struct TrainOps {
-  static std::unique_ptr<Optimizer<T>> optimizer(const std::string& name, const MLP<T>& m,
-                                                 double lr, double momentum);
-  static std::unique_ptr<Trainer<T>> trainer(MLP<T>& m, Optimizer<T>& optimizer,
-                                             const std::string& loss, std::size_t batch_size,
-                                             std::uint64_t seed, std::size_t threads);
-};
-
-// The training loop and inference over numpy buffers of one feature type
-// (float, double or uint8_t), passed as pointers: no element-by-element copies.
-template <typename T, typename Feature>
-struct DataOps {
-  static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
-                                 std::size_t rows, std::size_t cols, double scale,
-                                 const typename Trainer<T>::Progress& progress);
-  static void predict(const MLP<T>& m, const Feature* x, std::size_t rows, std::size_t cols,
-                      double scale, T* out);
-  static double evaluate(const MLP<T>& m, const Feature* x, const std::int64_t* y,
-                         std::size_t rows, std::size_t cols, double scale);
-};
-
 }  // namespace py
 }  // namespace cpp_grad

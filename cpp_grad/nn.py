@@ -24,8 +24,8 @@ import numpy as np
 
 from . import _model_file
 from ._errors import cpp_errors
-from ._kernels import ensure_data_ops
 from ._loader import CTYPES, cpp
+from ._training_loop import load_training_loop
 from .value import Value, Value32, _adopt_all, _reach
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
@@ -448,13 +448,12 @@ class MLP(_CppModule):
 
         seed = _seed_or_draw(seed)
 
-        ensure_data_ops()
-        ops = cpp.py.TrainOps[CTYPES[self.dtype]]
+        setup = self._training_setup()
         with cpp_errors():
             # Both live only as long as this call: the trainer holds the model
             # until it is freed (Note [One trainer per model] in train.hpp).
-            optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, seed, threads)
+            optimizer_ = setup.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = setup.trainer(self._cpp, optimizer_, loss, batch_size, seed, threads)
         self.fit_seed = seed
         try:
             history = []
@@ -462,7 +461,7 @@ class MLP(_CppModule):
             for epoch in range(1, epochs + 1):
                 with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
                     with cpp_errors():
-                        result = self._data_ops(x).train_epoch(
+                        result = self._training_loop(x).train_epoch(
                             trainer, x, y, len(x), self.nin, x_scale, report.callback
                         )
                     report.reraise()
@@ -485,7 +484,7 @@ class MLP(_CppModule):
                 if validation is not None:  # checked once above, not again each epoch
                     with cpp_errors():
                         record["val_accuracy"] = float(
-                            self._data_ops(x_val).evaluate(
+                            self._training_loop(x_val).evaluate(
                                 self._cpp, x_val, y_val, len(x_val), self.nin, x_scale
                             )
                         )
@@ -501,19 +500,25 @@ class MLP(_CppModule):
         x = self._check_x(x, "predict")
         out = np.empty((len(x), self.nout), dtype=self.dtype)
         with cpp_errors():
-            self._data_ops(x).predict(self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
+            self._training_loop(x).predict(self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
         return out
 
     def evaluate(self, x, y, x_scale=1.0) -> float:
         """The fraction of rows whose predicted class equals their label."""
         x, y = self._check_xy(x, y, "evaluate")
         with cpp_errors():
-            return float(self._data_ops(x).evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale)))
+            loop = self._training_loop(x)
+            return float(loop.evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale)))
 
-    def _data_ops(self, x: np.ndarray):
+    def _training_setup(self):
+        """Makes this model's optimizer and trainer in C++ (cpp_grad/training_loop.hpp)."""
+        load_training_loop()
+        return cpp.py.TrainingSetup[CTYPES[self.dtype]]
+
+    def _training_loop(self, x: np.ndarray):
         """The C++ training and inference entry points for x's feature type."""
-        ensure_data_ops()
-        return cpp.py.DataOps[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
+        load_training_loop()
+        return cpp.py.TrainingLoop[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
 
     # ---- saving ----------------------------------------------------------------
 

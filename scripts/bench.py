@@ -502,9 +502,9 @@ def main(argv=None) -> int:
     }
     print("import time...", flush=True)
     results["import"] = time_import()
-    # The training loop is compiled once per machine (cpp_grad/_kernels.py):
+    # The training loop is compiled once per machine (cpp_grad/_training_loop.py):
     # not inside a measured run.
-    run([sys.executable, "-c", "from cpp_grad._kernels import ensure_data_ops; ensure_data_ops()"])
+    run([sys.executable, "-c", "import cpp_grad._training_loop as loop; loop.load_training_loop()"])
     results["widths"] = {}
     for name, hidden, epochs in chosen:
         results["widths"][name] = train_width(name, hidden, epochs, data, idx_dir, build_dir, args, out_dir)
