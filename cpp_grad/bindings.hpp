@@ -159,15 +159,19 @@ struct ModelOps {
     return std::make_unique<MLP<T>>(nin, nouts, activation_from_name(activation), seed);
   }
 
-  // Every parameter's data in the order of parameters(): layer by layer,
-  // neuron by neuron, its weights then its bias.
-  static void get_data(const MLP<T>& m, T* out) {
-    for (const Layer<T>& layer : m.layers())
-      for (std::size_t i = 0; i < layer.block().size(); ++i) *out++ = layer.block().leaves()[i].data;
+  // A layer's weights as numpy arrays: w is (nout, nin), row j neuron j's
+  // weights, and b is (nout,), its biases.
+  static void get_weights(const Layer<T>& layer, T* w, T* b) {
+    for (const Neuron<T>& neuron : layer.neurons()) {
+      for (std::size_t i = 0; i < neuron.nin(); ++i) *w++ = neuron.weight(i).data();
+      *b++ = neuron.bias().data();
+    }
   }
-  static void set_data(MLP<T>& m, const T* in) {
-    for (const Layer<T>& layer : m.layers())
-      for (std::size_t i = 0; i < layer.block().size(); ++i) layer.block().leaves()[i].data = *in++;
+  static void set_weights(const Layer<T>& layer, const T* w, const T* b) {
+    for (const Neuron<T>& neuron : layer.neurons()) {
+      for (std::size_t i = 0; i < neuron.nin(); ++i) neuron.weight(i).set_data(*w++);
+      neuron.bias().set_data(*b++);
+    }
   }
 };
 

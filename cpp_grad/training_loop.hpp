@@ -36,6 +36,9 @@ struct TrainingSetup {
 // Training and inference over features of one type (float, double or uint8_t).
 template <typename T, typename Feature>
 struct TrainingLoop {
+  // What train_epoch and evaluate refuse (check_dataset), refused up front.
+  static void check(const MLP<T>& m, const Feature* x, const std::int64_t* y, std::size_t rows,
+                    std::size_t cols);
   static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
                                  std::size_t rows, std::size_t cols, double scale,
                                  const typename Trainer<T>::Progress& progress);
@@ -61,6 +64,12 @@ std::unique_ptr<Trainer<T>> TrainingSetup<T>::trainer(MLP<T>& m, Optimizer<T>& o
                                                       std::size_t threads) {
   return std::make_unique<Trainer<T>>(m, optimizer, loss_from_name(loss), batch_size, seed,
                                       threads);
+}
+
+template <typename T, typename Feature>
+void TrainingLoop<T, Feature>::check(const MLP<T>& m, const Feature* x, const std::int64_t* y,
+                                     std::size_t rows, std::size_t cols) {
+  check_dataset(m, Dataset<Feature>{x, y, rows, cols, 1.0}, true);
 }
 
 template <typename T, typename Feature>

@@ -102,8 +102,8 @@ Options parse(int argc, char** argv) {
     else if (flag == "--limit") o.limit = parse_count(flag, value, 1);
     else if (flag == "--seed") o.seed = parse_count(flag, value, 0);
     else if (flag == "--lr") o.lr = parse_positive(flag, value);
-    else if (flag == "--optimizer") o.optimizer = parse_choice(flag, value, {"adam", "sgd"});
-    else if (flag == "--loss") o.loss = parse_choice(flag, value, {"cross_entropy", "mse", "hinge"});
+    else if (flag == "--optimizer") o.optimizer = parse_choice(flag, value, cpp_grad::optimizer_names());
+    else if (flag == "--loss") o.loss = parse_choice(flag, value, cpp_grad::loss_names());
     else if (flag == "--activation") o.activation = parse_choice(flag, value, {"relu", "tanh"});
     else if (flag == "--dtype") o.dtype = parse_choice(flag, value, {"float32", "float64"});
     else if (flag == "--hidden") {

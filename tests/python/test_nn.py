@@ -422,8 +422,8 @@ BAD_DATA = [
     (np.array([[np.inf, 0, 0]] * 4, dtype=np.float32), GOOD_Y, ValueError, r"NaN or Inf.*row 0"),
     (np.zeros((0, 3)), np.zeros(0, dtype=int), ValueError, "no rows"),
     (GOOD_X, GOOD_Y[:3], ValueError, r"4 rows of x but 3 labels"),
-    (GOOD_X, np.array([0, 1, 3, 0]), ValueError, r"label 3 is outside \[0, 3\)"),
-    (GOOD_X, np.array([0, -1, 2, 0]), ValueError, r"label -1 is outside \[0, 3\)"),
+    (GOOD_X, np.array([0, 1, 3, 0]), ValueError, r"label 3 at row 2 is outside \[0, 3\)"),
+    (GOOD_X, np.array([0, -1, 2, 0]), ValueError, r"label -1 at row 1 is outside \[0, 3\)"),
     (GOOD_X, np.array([0, 0.5, 1, 0]), TypeError, "integers"),
     (GOOD_X, np.zeros((4, 1), dtype=int), ValueError, r"1-d.*\(4, 1\)"),
 ]
