@@ -218,8 +218,8 @@ def _pythonize(cls, ops, name: str, dtype: str):
     def __add__(self, other):
         return with_value_or_number(self, other, ops.add, ops.add_number)
 
-    def __radd__(self, other):
-        return number_first(self, other, lambda k, v: ops.add_number(v, k))
+    def __radd__(self, other):  # number + Value
+        return self + other
 
     def __sub__(self, other):
         return with_value_or_number(self, other, ops.sub, ops.sub_number)
@@ -230,17 +230,17 @@ def _pythonize(cls, ops, name: str, dtype: str):
     def __mul__(self, other):
         return with_value_or_number(self, other, ops.mul, ops.mul_number)
 
-    def __rmul__(self, other):
-        return number_first(self, other, lambda k, v: ops.mul_number(v, k))
+    def __rmul__(self, other):  # number * Value
+        return self * other
+
+    def __neg__(self):
+        return unary_result(ops.neg(self), self)
 
     def __truediv__(self, other):
         return with_value_or_number(self, other, ops.div, ops.div_number)
 
     def __rtruediv__(self, other):
         return number_first(self, other, ops.number_div)
-
-    def __neg__(self):
-        return unary_result(ops.neg(self), self)
 
     def __pos__(self):
         return self

@@ -360,7 +360,7 @@ def markdown(results: dict) -> str:
     if results.get("micrograd"):
         m = results["micrograd"]
         rows.append(("micrograd, per training sample (s)", f"{m['seconds_per_sample']:.2f}", "", ""))
-    # Generic ops: no target of their own any more (issue #12); the references
+    # Generic ops have no target of their own; the references
     # (without ownership; with nothing but a shared_ptr per node) are for reading them.
     ops = results["ops"]
     for size in sorted(ops, key=int, reverse=True):

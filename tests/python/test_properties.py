@@ -123,7 +123,7 @@ def test_random_mlp_shapes_match_numpy(nin, nouts, activation, seed, data):
 
 
 # Graphs whose nodes use one parent twice (x * x, x + x, x - x) or a recent
-# node again: the shapes that broke teardown (a node owning its parent twice)
+# node again: the shapes that test teardown (a node owning its parent twice)
 # and that a walk must count once per use. Programs index from the newest
 # node back, so most operands are recent and many ops take one node twice.
 REUSE_OPS = {
