@@ -219,7 +219,7 @@ def _pythonize(cls, ops, name: str, dtype: str):
         return with_value_or_number(self, other, ops.add, ops.add_number)
 
     def __radd__(self, other):  # number + Value
-        return self + other
+        return self + other if isinstance(other, numbers.Real) else NotImplemented
 
     def __sub__(self, other):
         return with_value_or_number(self, other, ops.sub, ops.sub_number)
@@ -231,7 +231,7 @@ def _pythonize(cls, ops, name: str, dtype: str):
         return with_value_or_number(self, other, ops.mul, ops.mul_number)
 
     def __rmul__(self, other):  # number * Value
-        return self * other
+        return self * other if isinstance(other, numbers.Real) else NotImplemented
 
     def __neg__(self):
         return unary_result(ops.neg(self), self)
