@@ -32,6 +32,7 @@ _LAZY = {
     "cpp_op": "value",
     "draw_dot": "draw",
     "gradcheck": "gradcheck",
+    "gradcheck_parameters": "gradcheck",
     "GradcheckError": "gradcheck",
     "load_mnist": "datasets",
 }
@@ -42,6 +43,7 @@ __all__ = [
     "cpp_op",
     "draw_dot",
     "gradcheck",
+    "gradcheck_parameters",
     "GradcheckError",
     "load_mnist",
     "get_include",

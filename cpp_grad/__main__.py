@@ -34,14 +34,11 @@ def namespace() -> dict:
     import cpp_grad
 
     from .datasets import load_mnist
-    from .docs import apply_value_docs
     from .draw import draw_dot
     from .gradcheck import gradcheck
     from .nn import MLP, Layer, Neuron
     from .value import Value, Value32
 
-    apply_value_docs(Value)  # help(Value), help(Value.backward)
-    apply_value_docs(Value32)
     return {
         "__name__": "__console__",
         "__doc__": None,
@@ -59,8 +56,6 @@ def namespace() -> dict:
 
 
 def banner(names) -> str:
-    from . import __version__
-
     loaded = ", ".join(name for name in names if not name.startswith("__") and name != "cpp_grad")
     examples = "\n".join(f"  >>> {line}" for line in _EXAMPLES)
     return (

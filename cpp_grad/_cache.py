@@ -18,7 +18,7 @@ DATA_ENV_VAR = "CPP_GRAD_DATA_DIR"
 
 
 def cache_dir() -> Path:
-    """The folder for the compiled kernels (and, by default, the data)."""
+    """The folder for the compiled training loop (and, by default, the data)."""
     root = os.environ.get(CACHE_ENV_VAR)
     if root:
         return Path(root).expanduser()

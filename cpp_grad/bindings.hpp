@@ -159,15 +159,19 @@ struct ModelOps {
     return std::make_unique<MLP<T>>(nin, nouts, activation_from_name(activation), seed);
   }
 
-  // Every parameter's data in the order of parameters(): layer by layer,
-  // neuron by neuron, its weights then its bias.
-  static void get_data(const MLP<T>& m, T* out) {
-    for (const Layer<T>& layer : m.layers())
-      for (std::size_t i = 0; i < layer.block().size(); ++i) *out++ = layer.block().leaves()[i].data;
+  // A layer's weights as numpy arrays: w is (nout, nin), row j neuron j's
+  // weights, and b is (nout,), its biases.
+  static void get_weights(const Layer<T>& layer, T* w, T* b) {
+    for (const Neuron<T>& neuron : layer.neurons()) {
+      for (std::size_t i = 0; i < neuron.nin(); ++i) *w++ = neuron.weight(i).data();
+      *b++ = neuron.bias().data();
+    }
   }
-  static void set_data(MLP<T>& m, const T* in) {
-    for (const Layer<T>& layer : m.layers())
-      for (std::size_t i = 0; i < layer.block().size(); ++i) layer.block().leaves()[i].data = *in++;
+  static void set_weights(const Layer<T>& layer, const T* w, const T* b) {
+    for (const Neuron<T>& neuron : layer.neurons()) {
+      for (std::size_t i = 0; i < neuron.nin(); ++i) neuron.weight(i).set_data(*w++);
+      neuron.bias().set_data(*b++);
+    }
   }
 };
 
@@ -188,34 +192,6 @@ struct ModuleOps {
  private:
   static std::vector<V> as_vector(std::vector<V> values) { return values; }
   static std::vector<V> as_vector(V value) { return {std::move(value)}; }
-};
-
-// The hot code of MLP.fit, predict and evaluate is only declared here (this
-// and DataOps below). The definitions (data_ops.hpp) come either from a
-// library compiled ahead of time (kernels.cpp, see _kernels.py), or, where no
-// compiler is at hand, from cling compiling data_ops.hpp itself. Optimizers
-// and trainers are made there too, so that their virtual functions (the
-// optimizer's step) are the compiled ones.
-template <typename T>
-struct TrainOps {
-  static std::unique_ptr<Optimizer<T>> optimizer(const std::string& name, const MLP<T>& m,
-                                                 double lr, double momentum);
-  static std::unique_ptr<Trainer<T>> trainer(MLP<T>& m, Optimizer<T>& optimizer,
-                                             const std::string& loss, std::size_t batch_size,
-                                             std::uint64_t seed, std::size_t threads);
-};
-
-// The training loop and inference over numpy buffers of one feature type
-// (float, double or uint8_t), passed as pointers: no element-by-element copies.
-template <typename T, typename Feature>
-struct DataOps {
-  static EpochResult train_epoch(Trainer<T>& trainer, const Feature* x, const std::int64_t* y,
-                                 std::size_t rows, std::size_t cols, double scale,
-                                 const typename Trainer<T>::Progress& progress);
-  static void predict(const MLP<T>& m, const Feature* x, std::size_t rows, std::size_t cols,
-                      double scale, T* out);
-  static double evaluate(const MLP<T>& m, const Feature* x, const std::int64_t* y,
-                         std::size_t rows, std::size_t cols, double scale);
 };
 
 }  // namespace py

@@ -31,16 +31,17 @@ says what was tried and how to place the file by hand. ``read_idx`` and
 ``write_idx`` read and write single IDX files. ``make_moons`` makes the two
 moons of micrograd's demo.
 
-This module needs only numpy, the standard library and (to download) pooch,
-so it can be used without loading the C++ engine.
+IDX headers are parsed by C++ (include/cpp_grad/io.hpp, the parser the
+compiled trainer uses), loaded into cppyy alone, without the engine; see
+Note [One IDX parser].
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
-import math
 import os
 import re
 import shutil
@@ -56,6 +57,7 @@ import numpy as np
 
 from ._cache import data_dir
 from ._files import DEFLATE_MAX_RATIO, atomic_write
+from ._include import include_dir
 
 __all__ = ["MnistUnavailableError", "load_mnist", "make_moons", "read_idx", "write_idx", "write_mnist_idx"]
 
@@ -85,8 +87,6 @@ _DOWNLOAD_RETRIES = 2
 _DOWNLOAD_TIMEOUT_SECONDS = 30
 
 _UINT8_TYPE_CODE = 0x08
-# numpy 1.x caps arrays at 32 dimensions; a larger count is a corrupt header.
-_MAX_IDX_DIMS = 32
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 # What a damaged gzip stream raises while it is being read.
@@ -133,10 +133,10 @@ def read_idx(path, expected_magic: int | None = None) -> np.ndarray:
         raise ValueError(f"{path} is a folder, not an IDX file")
     if not _is_gzip(path):
         with open(path, "rb") as stream:
-            return _parse_idx(stream, path, expected_magic, _check_plain_size)
+            return _parse_idx(stream, path, expected_magic, _plain_size)
     try:
         with gzip.open(path, "rb") as stream:
-            return _parse_idx(stream, path, expected_magic, _check_gzip_size)
+            return _parse_idx(stream, path, expected_magic, _gzip_size)
     except _GZIP_ERRORS as error:
         raise ValueError(f"{path}: damaged gzip data ({error})") from error
 
@@ -152,8 +152,9 @@ def write_idx(path, array) -> None:
     array = np.asarray(array)
     if array.dtype != np.uint8:
         raise ValueError(f"write_idx needs a uint8 array, got dtype {array.dtype}")
-    if not 1 <= array.ndim <= _MAX_IDX_DIMS:
-        raise ValueError(f"write_idx needs 1 to {_MAX_IDX_DIMS} dimensions, got {array.ndim}")
+    most = int(_io().kIdxMaxDimensions)  # what read_idx accepts
+    if not 1 <= array.ndim <= most:
+        raise ValueError(f"write_idx needs 1 to {most} dimensions, got {array.ndim}")
     if max(array.shape) >= 2**32:
         raise ValueError(f"IDX sizes are 32-bit; shape {array.shape} is too large")
     with atomic_write(path) as raw:  # replaced whole or not at all (see cpp_grad/_files.py)
@@ -190,101 +191,98 @@ def _is_gzip(path: Path) -> bool:
         return stream.read(2) == _GZIP_MAGIC
 
 
-def _parse_idx(stream, path: Path, expected_magic: int | None, check_size) -> np.ndarray:
-    magic_bytes = _read_up_to(stream, 4)
-    if len(magic_bytes) < 4:
-        raise ValueError(
-            f"{path}: file holds {len(magic_bytes)} bytes, too few for the 4-byte IDX magic number"
-        )
-    magic = int.from_bytes(magic_bytes, "big")
-    _check_magic(path, magic, expected_magic)
-    ndim = magic & 0xFF
-    header_size = 4 + 4 * ndim
-    size_bytes = _read_up_to(stream, 4 * ndim)
-    if len(size_bytes) < 4 * ndim:
-        raise ValueError(
-            f"{path}: the header of a {ndim}-d IDX file needs {header_size} "
-            f"bytes, but the file holds only {4 + len(size_bytes)}"
-        )
-    shape = struct.unpack(f">{ndim}I", size_bytes)
-    data_size = math.prod(shape)
-    check_size(path, shape, header_size, data_size)
+# Note [One IDX parser]
+# The header is parsed and checked against the file's size by C++
+# (include/cpp_grad/io.hpp: parse_idx_header, check_idx_size), which the
+# compiled trainer reads its files with too. What needs Python stays here:
+# opening the file, inflating gzip without trusting it, reading in chunks.
+
+
+@functools.cache
+def _io():
+    """C++'s IDX functions (io.hpp alone: not the engine), loaded into cppyy."""
+    import cppyy
+
+    cppyy.add_include_path(str(include_dir()))
+    cppyy.include("cpp_grad/io.hpp")
+    return cppyy.gbl.cpp_grad
+
+
+# Loaded with the module, not on the first read: reading a file must not
+# need the memory that starting cling takes (a process may cap its address
+# space before it reads untrusted files).
+_io()
+
+
+@contextlib.contextmanager
+def _idx_errors():
+    """C++'s complaints about a file as ValueError, with its message."""
+    import cppyy
+
+    try:
+        yield
+    except cppyy.gbl.std.runtime_error as error:
+        raise ValueError(str(error.what())) from None
+
+
+def _parse_idx(stream, path: Path, expected_magic: int | None, bytes_held) -> np.ndarray:
+    io = _io()
+    head = np.frombuffer(_read_up_to(stream, int(io.kIdxMaxHeaderBytes)), dtype=np.uint8)
+    magic = io.kIdxAnyBytes if expected_magic is None else expected_magic
+    with _idx_errors():
+        # One byte more than was read: cppyy passes no empty array as a pointer.
+        header = io.parse_idx_header(np.append(head, np.uint8(0)), len(head), str(path), magic)
+        io.check_idx_size(header, str(path), bytes_held(path, header))
+    shape = tuple(int(size) for size in header.sizes)
+    start, data_size = int(header.header_bytes), int(header.data_bytes)
     try:
         data = np.empty(data_size, dtype=np.uint8)
     except MemoryError:
         raise MemoryError(
             f"{path}: not enough memory for the {data_size} bytes of data (shape {shape}) its header promises"
         ) from None
-    got = _read_into(stream, data)
-    if got != data_size or stream.read(1):  # one byte more tells trailing garbage apart
-        _raise_size_mismatch(path, shape, header_size, data_size, got, stream)
+    first = head[start : start + data_size]
+    data[: len(first)] = first
+    got = len(first) + _read_into(stream, data[len(first) :])
+    extra = max(0, len(head) - start - data_size)
+    if got != data_size or extra or stream.read(1):  # one byte more tells trailing garbage apart
+        # The file changed under us, or gzip's size record lied: count what it holds.
+        more = _count_up_to(stream, _CHUNK + 1)
+        with _idx_errors():
+            io.check_idx_size(header, str(path), start + got + extra + more, more > _CHUNK)
     return data.reshape(shape)
 
 
-def _check_plain_size(path: Path, shape, header_size: int, data_size: int) -> None:
-    """An uncompressed file holds exactly the header and the data."""
-    holds = path.stat().st_size
-    if holds != header_size + data_size:
-        _raise_size_mismatch(path, shape, header_size, data_size, holds - header_size)
+def _plain_size(path: Path, header) -> int:
+    """An uncompressed file's size."""
+    return path.stat().st_size
 
 
-def _check_gzip_size(path: Path, shape, header_size: int, data_size: int) -> None:
-    """A gzip file cannot inflate past deflate's ratio, and records its inflated
-    size modulo 2**32 in its last 4 bytes (for the last member of the stream).
-    A promise beyond the first is an error at once; one that disagrees with
-    the second is checked by inflating and counting, without keeping the data
-    (a file of several gzip members is valid and has a partial record)."""
-    promised = header_size + data_size
+def _gzip_size(path: Path, header) -> int:
+    """What a gzip file inflates to, as far as the header's promise needs it.
+
+    It cannot inflate past deflate's ratio, and records its inflated size
+    modulo 2**32 in its last 4 bytes (for the last member of the stream). A
+    promise beyond the first is an error at once; one that agrees with the
+    second is taken as held (reading checks it); any other is checked by
+    inflating and counting, without keeping the data (a file of several gzip
+    members is valid and has a partial record)."""
+    promised = int(header.header_bytes) + int(header.data_bytes)
     compressed = path.stat().st_size
     most = compressed * DEFLATE_MAX_RATIO
-    if promised > most:
+    if header.overflows or promised > most:
+        claim = "more than 2^64" if header.overflows else promised
         raise ValueError(
-            f"{path}: truncated: header promises {promised} bytes (shape {shape}), but a "
+            f"{path}: truncated: header promises {claim} bytes (shape {header.shape}), but a "
             f"{compressed}-byte gzip file inflates to at most {most}"
         )
     with open(path, "rb") as stream:
         stream.seek(-4, os.SEEK_END)
         recorded = int.from_bytes(stream.read(4), "little")
     if promised % 2**32 == recorded:
-        return
+        return promised
     with gzip.open(path, "rb") as stream:
-        holds = _count_up_to(stream, promised + 1)
-    if holds != promised:
-        _raise_size_mismatch(path, shape, header_size, data_size, holds - header_size)
-
-
-def _check_magic(path: Path, magic: int, expected_magic: int | None) -> None:
-    if expected_magic is not None:
-        if magic != expected_magic:
-            raise ValueError(
-                f"{path}: wrong IDX magic number: expected 0x{expected_magic:08X}, found 0x{magic:08X}"
-            )
-        return
-    ndim = magic & 0xFF
-    if magic >> 8 != _UINT8_TYPE_CODE or not 1 <= ndim <= _MAX_IDX_DIMS:
-        raise ValueError(
-            f"{path}: wrong IDX magic number: expected 0x000008NN (unsigned "
-            f"bytes, NN = 01..{_MAX_IDX_DIMS:02X} dimensions), found 0x{magic:08X}"
-        )
-
-
-def _raise_size_mismatch(path, shape, header_size, data_size, got, stream=None):
-    """``got``: the data bytes found (all of them, or at least data_size + 1
-    when ``stream`` may hold more)."""
-    promised = header_size + data_size
-    if got < data_size:
-        raise ValueError(
-            f"{path}: truncated: header promises {promised} bytes "
-            f"(shape {shape}), but the file holds only {header_size + got}"
-        )
-    holds = header_size + got
-    if stream is not None:
-        holds += 1 + _count_up_to(stream, _CHUNK)  # the byte read past the data, and some more
-    more = "at least " if stream is not None and holds - promised > _CHUNK else ""
-    raise ValueError(
-        f"{path}: header promises {promised} bytes (shape {shape}), but the "
-        f"file holds {more}{holds}: trailing bytes after the data"
-    )
+        return _count_up_to(stream, promised + 1)
 
 
 def _read_up_to(stream, size: int) -> bytearray:

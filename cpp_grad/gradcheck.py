@@ -7,6 +7,14 @@
 The analytic gradients come from one ``backward()``; the numeric ones from
 central differences ``(f(x + eps) - f(x - eps)) / (2 eps)``, one input at a
 time. A mismatch beyond ``atol + rtol * |numeric|`` raises ``GradcheckError``.
+
+``gradcheck_parameters`` does the same for Values a function already uses,
+such as a model's parameters::
+
+    >>> from cpp_grad.nn import MLP
+    >>> model = MLP(2, [3, 1], activation="tanh")
+    >>> gradcheck_parameters(lambda: model([0.5, -1.0]), model.parameters())
+    True
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import numbers
 
 from .value import Value, Value32
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradcheck_parameters", "GradcheckError"]
 
 _VALUE_CLASSES = (Value, Value32)
 # How many nodes of f's graph are walked to list its ops in an error message.
@@ -54,16 +62,8 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
     gradients and their difference. Finite differences are wrong at kinks:
     keep ``relu``'s input away from 0 by more than ``eps``.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    _check_arguments(f, eps, atol, rtol)
     cls, xs = _check_inputs(inputs)
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps!r}")
-    if atol < 0 or rtol < 0:
-        raise ValueError(f"atol and rtol must be at least 0, got atol={atol!r}, rtol={rtol!r}")
 
     leaves = [cls(x) for x in xs]
     out = _call(f, cls, leaves)
@@ -75,6 +75,56 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
         shifted[i] += shift
         return _call(f, cls, [cls(x) for x in shifted]).data
 
+    return _compare(f, out, xs, analytic, at, eps, atol, rtol)
+
+
+def gradcheck_parameters(f, parameters, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
+    """Checks the gradient of ``f()`` with respect to Values it already uses.
+
+    ``f`` takes no arguments and returns a Value computed from
+    ``parameters`` (a list of Values: a model's ``parameters()``, say). Their
+    grads are set to 0 and filled by one ``backward()``; then each one's data
+    is moved by ``+-eps`` in place, ``f`` called again, and the data put back.
+    Tolerances, the result and ``GradcheckError`` as for ``gradcheck``.
+    """
+    _check_arguments(f, eps, atol, rtol)
+    if isinstance(parameters, _VALUE_CLASSES):
+        parameters = [parameters]
+    cls, xs = _check_inputs(parameters)
+    parameters = list(parameters)
+    if not all(isinstance(p, _VALUE_CLASSES) for p in parameters):
+        raise TypeError("parameters must be Values (those f computes its result from)")
+
+    for p in parameters:
+        p.grad = 0
+    out = _call(f, cls, [])
+    out.backward()
+    analytic = [p.grad for p in parameters]
+
+    def at(i, shift):
+        parameters[i].data = xs[i] + shift
+        try:
+            return _call(f, cls, []).data
+        finally:
+            parameters[i].data = xs[i]
+
+    return _compare(f, out, xs, analytic, at, eps, atol, rtol)
+
+
+def _check_arguments(f, eps, atol, rtol) -> None:
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    if atol < 0 or rtol < 0:
+        raise ValueError(f"atol and rtol must be at least 0, got atol={atol!r}, rtol={rtol!r}")
+
+
+def _compare(f, out, xs, analytic, at, eps, atol, rtol) -> bool:
+    """Compares each analytic gradient with ``(at(i, eps) - at(i, -eps)) / (2 eps)``."""
     failures = []  # (how far past the tolerance, index, analytic, numeric)
     for i in range(len(xs)):
         numeric = (at(i, eps) - at(i, -eps)) / (2 * eps)

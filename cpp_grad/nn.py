@@ -24,16 +24,20 @@ import numpy as np
 
 from . import _model_file
 from ._errors import cpp_errors
-from ._kernels import ensure_data_ops
 from ._loader import CTYPES, cpp
+from ._training_loop import load_training_loop
 from .value import Value, Value32, _adopt_all, _reach
 
-__all__ = ["Module", "Neuron", "Layer", "MLP"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "LOSSES", "OPTIMIZERS"]
 
 _VALUE_CLASSES = {"float64": Value, "float32": Value32}
-_ACTIVATIONS = ("relu", "tanh", "linear")
-_OPTIMIZERS = ("adam", "sgd")
-_LOSSES = ("cross_entropy", "mse", "hinge")
+
+# The names C++'s parsers accept (activation.hpp, loss.hpp, optim.hpp), asked of C++.
+ACTIVATIONS = tuple(str(name) for name in cpp.activation_names())
+LOSSES = tuple(str(name) for name in cpp.loss_names())
+OPTIMIZERS = tuple(str(name) for name in cpp.optimizer_names())
+# An MLP's last layer is linear; its hidden layers are not.
+HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "linear")
 
 
 def _check_dtype(dtype) -> str:
@@ -75,6 +79,13 @@ def _neuron_kind(activation: str) -> str:
     return {"relu": "ReLU", "linear": "Linear"}.get(activation, activation.capitalize())
 
 
+def _check_name(value, what: str) -> str:
+    """A name C++ will parse (and refuse, if unknown): it must be a string."""
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a name (a str), got {type(value).__name__}: {value!r}")
+    return value
+
+
 def _check_choice(value, choices, what: str) -> str:
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}: expected one of {', '.join(choices)}")
@@ -89,8 +100,8 @@ def check_fit_options(epochs, batch_size, lr, optimizer, loss, momentum, threads
     epochs = _check_count(epochs, "epochs", minimum=0)
     batch_size = _check_count(batch_size, "batch_size")
     threads = _check_count(threads, "threads")
-    _check_choice(optimizer, _OPTIMIZERS, "optimizer")
-    _check_choice(loss, _LOSSES, "loss")
+    _check_choice(optimizer, OPTIMIZERS, "optimizer")
+    _check_choice(loss, LOSSES, "loss")
     if lr is None:
         lr = 0.0  # the optimizer's default
     elif isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 or not math.isfinite(lr):
@@ -232,7 +243,7 @@ class Neuron(_CppModule):
     def __init__(self, nin, nonlin=True, activation="relu", dtype="float64", seed=None):
         self.nin = _check_count(nin, "nin")
         self.dtype = _check_dtype(dtype)
-        self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        self.activation = _check_name(activation, "activation") if nonlin else "linear"
         self.seed = _seed_or_draw(seed)
         with cpp_errors():
             self._cpp = self._ops().neuron(self.nin, self.activation, self.seed)
@@ -276,7 +287,7 @@ class Layer(_CppModule):
         self.nin = _check_count(nin, "nin")
         self.nout = _check_count(nout, "nout")
         self.dtype = _check_dtype(dtype)
-        self.activation = _check_choice(activation, _ACTIVATIONS, "activation") if nonlin else "linear"
+        self.activation = _check_name(activation, "activation") if nonlin else "linear"
         self.seed = _seed_or_draw(seed)
         with cpp_errors():
             self._cpp = self._ops().layer(self.nin, self.nout, self.activation, self.seed)
@@ -328,7 +339,7 @@ class MLP(_CppModule):
             raise TypeError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         self.nouts = [_check_count(n, f"layer {i + 1}'s size") for i, n in enumerate(nouts)]
         self.nout = self.nouts[-1]
-        self.activation = _check_choice(activation, ("relu", "tanh"), "activation")
+        self.activation = _check_choice(activation, HIDDEN_ACTIVATIONS, "activation")
         self.dtype = _check_dtype(dtype)
         self.seed = _seed_or_draw(seed)
         with cpp_errors():
@@ -361,32 +372,30 @@ class MLP(_CppModule):
 
     def get_weights(self) -> list:
         """Per layer, ``(W, b)`` numpy arrays: W is (nout, nin), b is (nout,)."""
-        flat = np.empty(self.num_parameters(), dtype=self.dtype)
-        self._ops().get_data(self._cpp, flat)
-        weights, start = [], 0
-        for nin, nout in self._shapes():
-            block = flat[start : start + nout * (nin + 1)].reshape(nout, nin + 1)
-            weights.append((block[:, :nin].copy(), block[:, nin].copy()))
-            start += nout * (nin + 1)
+        weights = []
+        for layer, (nin, nout) in zip(self._cpp.layers(), self._shapes()):
+            w, b = np.empty((nout, nin), dtype=self.dtype), np.empty(nout, dtype=self.dtype)
+            self._ops().get_weights(layer, w, b)
+            weights.append((w, b))
         return weights
 
     def set_weights(self, weights) -> None:
         """Sets every layer's ``(W, b)``, shaped as ``get_weights`` returns them."""
         if len(weights) != len(self.nouts):
             raise ValueError(f"expected weights for {len(self.nouts)} layers, got {len(weights)}")
-        blocks = []
+        arrays = []
         for i, ((nin, nout), (w, b)) in enumerate(zip(self._shapes(), weights)):
-            w, b = np.asarray(w, dtype=self.dtype), np.asarray(b, dtype=self.dtype)
+            w, b = np.ascontiguousarray(w, dtype=self.dtype), np.ascontiguousarray(b, dtype=self.dtype)
             if w.shape != (nout, nin) or b.shape != (nout,):
                 raise ValueError(
                     f"layer {i + 1} needs W of shape {(nout, nin)} and b of shape {(nout,)}, "
                     f"got {w.shape} and {b.shape}"
                 )
-            blocks.append(np.concatenate([w, b[:, None]], axis=1).ravel())
-        flat = np.ascontiguousarray(np.concatenate(blocks), dtype=self.dtype)
-        if not np.all(np.isfinite(flat)):
-            raise ValueError("weights must be finite numbers, got NaN or Inf")
-        self._ops().set_data(self._cpp, flat)
+            if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+                raise ValueError("weights must be finite numbers, got NaN or Inf")
+            arrays.append((w, b))
+        for layer, (w, b) in zip(self._cpp.layers(), arrays):
+            self._ops().set_weights(layer, w, b)
 
     # ---- training and inference --------------------------------------------
 
@@ -448,13 +457,12 @@ class MLP(_CppModule):
 
         seed = _seed_or_draw(seed)
 
-        ensure_data_ops()
-        ops = cpp.py.TrainOps[CTYPES[self.dtype]]
+        setup = self._training_setup()
         with cpp_errors():
             # Both live only as long as this call: the trainer holds the model
             # until it is freed (Note [One trainer per model] in train.hpp).
-            optimizer_ = ops.optimizer(optimizer, self._cpp, float(lr), float(momentum))
-            trainer = ops.trainer(self._cpp, optimizer_, loss, batch_size, seed, threads)
+            optimizer_ = setup.optimizer(optimizer, self._cpp, float(lr), float(momentum))
+            trainer = setup.trainer(self._cpp, optimizer_, loss, batch_size, seed, threads)
         self.fit_seed = seed
         try:
             history = []
@@ -462,8 +470,8 @@ class MLP(_CppModule):
             for epoch in range(1, epochs + 1):
                 with _progress_bar(progress, len(x), f"epoch {epoch}/{epochs}") as report:
                     with cpp_errors():
-                        result = self._data_ops(x).train_epoch(
-                            trainer, x, y, len(x), self.nin, x_scale, report.callback
+                        result = self._training_loop(x).train_epoch(
+                            trainer, x, y, len(x), x.shape[1], x_scale, report.callback
                         )
                     report.reraise()
                 if report.non_finite_after is not None and not diverged:
@@ -485,8 +493,8 @@ class MLP(_CppModule):
                 if validation is not None:  # checked once above, not again each epoch
                     with cpp_errors():
                         record["val_accuracy"] = float(
-                            self._data_ops(x_val).evaluate(
-                                self._cpp, x_val, y_val, len(x_val), self.nin, x_scale
+                            self._training_loop(x_val).evaluate(
+                                self._cpp, x_val, y_val, len(x_val), x_val.shape[1], x_scale
                             )
                         )
                 history.append(record)
@@ -501,19 +509,25 @@ class MLP(_CppModule):
         x = self._check_x(x, "predict")
         out = np.empty((len(x), self.nout), dtype=self.dtype)
         with cpp_errors():
-            self._data_ops(x).predict(self._cpp, x, len(x), self.nin, _check_scale(x_scale), out)
+            self._training_loop(x).predict(self._cpp, x, len(x), x.shape[1], _check_scale(x_scale), out)
         return out
 
     def evaluate(self, x, y, x_scale=1.0) -> float:
         """The fraction of rows whose predicted class equals their label."""
         x, y = self._check_xy(x, y, "evaluate")
         with cpp_errors():
-            return float(self._data_ops(x).evaluate(self._cpp, x, y, len(x), self.nin, _check_scale(x_scale)))
+            loop = self._training_loop(x)
+            return float(loop.evaluate(self._cpp, x, y, len(x), x.shape[1], _check_scale(x_scale)))
 
-    def _data_ops(self, x: np.ndarray):
+    def _training_setup(self):
+        """Makes this model's optimizer and trainer in C++ (cpp_grad/training_loop.hpp)."""
+        load_training_loop()
+        return cpp.py.TrainingSetup[CTYPES[self.dtype]]
+
+    def _training_loop(self, x: np.ndarray):
         """The C++ training and inference entry points for x's feature type."""
-        ensure_data_ops()
-        return cpp.py.DataOps[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
+        load_training_loop()
+        return cpp.py.TrainingLoop[CTYPES[self.dtype], _FEATURE_CTYPES[x.dtype.name]]
 
     # ---- saving ----------------------------------------------------------------
 
@@ -555,9 +569,7 @@ class MLP(_CppModule):
             raise TypeError(f"{what}: x must hold numbers, got dtype {x.dtype}")
         if x.ndim != 2:
             raise ValueError(f"{what}: x must be 2-d (rows, {self.nin}), got shape {x.shape}")
-        if x.shape[1] != self.nin:
-            raise ValueError(f"{what}: the model expects {self.nin} features per row, got {x.shape[1]}")
-        if len(x) == 0:
+        if len(x) == 0:  # cppyy passes no empty array as a pointer
             raise ValueError(f"{what}: x has no rows")
         if x.dtype == np.uint8:
             return np.ascontiguousarray(x)
@@ -578,13 +590,13 @@ class MLP(_CppModule):
             raise ValueError(f"{what}: labels must be 1-d, got shape {y.shape}")
         if len(y) != len(x):
             raise ValueError(f"{what}: {len(x)} rows of x but {len(y)} labels")
-        classes = 2 if self.nout == 1 else self.nout
-        if y.min() < 0 or y.max() >= classes:
-            bad = y[(y < 0) | (y >= classes)][0]
-            raise ValueError(
-                f"{what}: label {bad} is outside [0, {classes}) for a model with {self.nout} outputs"
-            )
-        return x, np.ascontiguousarray(y, dtype=np.int64)
+        y = np.ascontiguousarray(y, dtype=np.int64)
+        try:
+            with cpp_errors():  # the sizes and the labels' range, as C++ checks them
+                self._training_loop(x).check(self._cpp, x, y, len(x), x.shape[1])
+        except ValueError as error:
+            raise ValueError(f"{what}: {error}") from None
+        return x, y
 
 
 _FEATURE_CTYPES = {"float32": "float", "float64": "double", "uint8": "uint8_t"}

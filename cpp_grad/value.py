@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import itertools
 import numbers
+import operator
 import weakref
 
 import cppyy
@@ -200,45 +201,86 @@ def _pythonize(cls, ops, name: str, dtype: str):
             _sweep()
         return out
 
-    def binary(same_kind, with_number, name):
-        def op(self, other):
-            if isinstance(other, cls):
-                return binary_result(same_kind(self, other), self, other)
-            if isinstance(other, numbers.Real):
-                return unary_result(with_number(self, float(other)), self)
-            return NotImplemented
+    # The arithmetic: each operator is one C++ call (cpp_grad/bindings.hpp's
+    # ValueOps), with a Value or with a plain number.
+    def with_value_or_number(self, other, with_value, with_number):
+        if isinstance(other, cls):
+            return binary_result(with_value(self, other), self, other)
+        if isinstance(other, numbers.Real):
+            return unary_result(with_number(self, float(other)), self)
+        return NotImplemented
 
-        op.__name__ = name
-        return op
+    def number_first(self, other, with_number):
+        if isinstance(other, numbers.Real):
+            return unary_result(with_number(float(other), self), self)
+        return NotImplemented
 
-    def reflected(with_number, name):
-        def op(self, other):
-            if isinstance(other, numbers.Real):
-                return unary_result(with_number(float(other), self), self)
-            return NotImplemented
+    def __add__(self, other):
+        return with_value_or_number(self, other, ops.add, ops.add_number)
 
-        op.__name__ = name
-        return op
+    def __radd__(self, other):  # number + Value
+        return self + other if isinstance(other, numbers.Real) else NotImplemented
 
-    def unary(f, name):
-        def op(self):
-            return unary_result(f(self), self)
+    def __sub__(self, other):
+        return with_value_or_number(self, other, ops.sub, ops.sub_number)
 
-        op.__name__ = name
-        return op
+    def __rsub__(self, other):
+        return number_first(self, other, ops.number_sub)
+
+    def __mul__(self, other):
+        return with_value_or_number(self, other, ops.mul, ops.mul_number)
+
+    def __rmul__(self, other):  # number * Value
+        return self * other if isinstance(other, numbers.Real) else NotImplemented
+
+    def __neg__(self):
+        return unary_result(ops.neg(self), self)
+
+    def __truediv__(self, other):
+        return with_value_or_number(self, other, ops.div, ops.div_number)
+
+    def __rtruediv__(self, other):
+        return number_first(self, other, ops.number_div)
+
+    def __pos__(self):
+        return self
 
     def __pow__(self, exponent):
         return unary_result(ops.pow(self, _number(exponent, "The exponent of Value ** exponent")), self)
 
-    def compare(test, name):
-        def op(self, other):
-            other_data = other.data if isinstance(other, cls) else other
-            if not isinstance(other_data, numbers.Real):
-                return NotImplemented
-            return test(get_data(self), other_data)
+    def relu(self):
+        return unary_result(ops.relu(self), self)
 
-        op.__name__ = name
-        return op
+    def tanh(self):
+        return unary_result(ops.tanh(self), self)
+
+    def exp(self):
+        return unary_result(ops.exp(self), self)
+
+    def log(self):
+        return unary_result(ops.log(self), self)
+
+    def sigmoid(self):
+        return unary_result(ops.sigmoid(self), self)
+
+    # Comparisons compare data, with a Value or a plain number.
+    def compared(self, other, test):
+        other_data = other.data if isinstance(other, cls) else other
+        if not isinstance(other_data, numbers.Real):
+            return NotImplemented
+        return test(get_data(self), other_data)
+
+    def __lt__(self, other):
+        return compared(self, other, operator.lt)
+
+    def __le__(self, other):
+        return compared(self, other, operator.le)
+
+    def __gt__(self, other):
+        return compared(self, other, operator.gt)
+
+    def __ge__(self, other):
+        return compared(self, other, operator.ge)
 
     def __eq__(self, other):
         if self is other:
@@ -278,32 +320,32 @@ def _pythonize(cls, ops, name: str, dtype: str):
 
     methods = dict(
         __init__=__init__,
-        __add__=binary(ops.add, ops.add_number, "__add__"),
-        __radd__=reflected(lambda k, v: ops.add_number(v, k), "__radd__"),
-        __sub__=binary(ops.sub, ops.sub_number, "__sub__"),
-        __rsub__=reflected(ops.number_sub, "__rsub__"),
-        __mul__=binary(ops.mul, ops.mul_number, "__mul__"),
-        __rmul__=reflected(lambda k, v: ops.mul_number(v, k), "__rmul__"),
-        __truediv__=binary(ops.div, ops.div_number, "__truediv__"),
-        __rtruediv__=reflected(ops.number_div, "__rtruediv__"),
-        __neg__=unary(ops.neg, "__neg__"),
-        __pos__=lambda self: self,
+        __add__=__add__,
+        __radd__=__radd__,
+        __sub__=__sub__,
+        __rsub__=__rsub__,
+        __mul__=__mul__,
+        __rmul__=__rmul__,
+        __truediv__=__truediv__,
+        __rtruediv__=__rtruediv__,
+        __neg__=__neg__,
+        __pos__=__pos__,
         __pow__=__pow__,
-        __lt__=compare(lambda a, b: a < b, "__lt__"),
-        __le__=compare(lambda a, b: a <= b, "__le__"),
-        __gt__=compare(lambda a, b: a > b, "__gt__"),
-        __ge__=compare(lambda a, b: a >= b, "__ge__"),
+        __lt__=__lt__,
+        __le__=__le__,
+        __gt__=__gt__,
+        __ge__=__ge__,
         __eq__=__eq__,
         __ne__=__ne__,
         __hash__=lambda self: hash(node_id(self)),
         __float__=lambda self: float(get_data(self)),
         __repr__=__repr__,
         __str__=__repr__,
-        relu=unary(ops.relu, "relu"),
-        tanh=unary(ops.tanh, "tanh"),
-        exp=unary(ops.exp, "exp"),
-        log=unary(ops.log, "log"),
-        sigmoid=unary(ops.sigmoid, "sigmoid"),
+        relu=relu,
+        tanh=tanh,
+        exp=exp,
+        log=log,
+        sigmoid=sigmoid,
         backward=backward,
         data=property(get_data, lambda self, v: set_data(self, _number(v, "Value.data"))),
         grad=property(get_grad, lambda self, v: set_grad(self, _number(v, "Value.grad"))),

@@ -360,7 +360,7 @@ def markdown(results: dict) -> str:
     if results.get("micrograd"):
         m = results["micrograd"]
         rows.append(("micrograd, per training sample (s)", f"{m['seconds_per_sample']:.2f}", "", ""))
-    # Generic ops: no target of their own any more (issue #12); the references
+    # Generic ops have no target of their own; the references
     # (without ownership; with nothing but a shared_ptr per node) are for reading them.
     ops = results["ops"]
     for size in sorted(ops, key=int, reverse=True):
@@ -502,9 +502,9 @@ def main(argv=None) -> int:
     }
     print("import time...", flush=True)
     results["import"] = time_import()
-    # The training loop is compiled once per machine (cpp_grad/_kernels.py):
+    # The training loop is compiled once per machine (cpp_grad/_training_loop.py):
     # not inside a measured run.
-    run([sys.executable, "-c", "from cpp_grad._kernels import ensure_data_ops; ensure_data_ops()"])
+    run([sys.executable, "-c", "import cpp_grad._training_loop as loop; loop.load_training_loop()"])
     results["widths"] = {}
     for name, hidden, epochs in chosen:
         results["widths"][name] = train_width(name, hidden, epochs, data, idx_dir, build_dir, args, out_dir)

@@ -61,5 +61,5 @@ python_in_env=$(venv_python)
 
 # Compile the training loop for this machine now (cached under ~/.cache/cpp_grad,
 # or $CPP_GRAD_CACHE), so that the first training run does not wait for it.
-"$python_in_env" -c "from cpp_grad._kernels import ensure_data_ops; ensure_data_ops()"
+"$python_in_env" -c "from cpp_grad._training_loop import load_training_loop; load_training_loop()"
 echo "setup: done; run Python as $python_in_env"

@@ -87,6 +87,14 @@ std::string parse_choice(const std::string& flag, const std::string& text,
   usage(flag + " is one of " + expected + ", got '" + text + "'");
 }
 
+// An MLP's hidden layers: every activation but the last layer's linear one.
+std::vector<std::string> hidden_activations() {
+  std::vector<std::string> names;
+  for (const std::string& name : cpp_grad::activation_names())
+    if (name != "linear") names.push_back(name);
+  return names;
+}
+
 Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -102,9 +110,9 @@ Options parse(int argc, char** argv) {
     else if (flag == "--limit") o.limit = parse_count(flag, value, 1);
     else if (flag == "--seed") o.seed = parse_count(flag, value, 0);
     else if (flag == "--lr") o.lr = parse_positive(flag, value);
-    else if (flag == "--optimizer") o.optimizer = parse_choice(flag, value, {"adam", "sgd"});
-    else if (flag == "--loss") o.loss = parse_choice(flag, value, {"cross_entropy", "mse", "hinge"});
-    else if (flag == "--activation") o.activation = parse_choice(flag, value, {"relu", "tanh"});
+    else if (flag == "--optimizer") o.optimizer = parse_choice(flag, value, cpp_grad::optimizer_names());
+    else if (flag == "--loss") o.loss = parse_choice(flag, value, cpp_grad::loss_names());
+    else if (flag == "--activation") o.activation = parse_choice(flag, value, hidden_activations());
     else if (flag == "--dtype") o.dtype = parse_choice(flag, value, {"float32", "float64"});
     else if (flag == "--hidden") {
       o.hidden.clear();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "ops.hpp"
 #include "value.hpp"
@@ -21,6 +22,10 @@ inline const char* activation_name(Activation activation) {
     default: return "linear";
   }
 }
+
+// The names activation_from_name accepts (the Python package and the scripts
+// offer these).
+inline std::vector<std::string> activation_names() { return {"relu", "tanh", "linear"}; }
 
 inline Activation activation_from_name(const std::string& name) {
   if (name == "relu") return Activation::relu;

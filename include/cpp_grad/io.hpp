@@ -1,4 +1,6 @@
-// Reading MNIST from raw (not gzipped) IDX files, for the compiled trainer.
+// Reading MNIST from raw (not gzipped) IDX files, for the compiled trainer;
+// and the one IDX header parser, which the Python package uses too
+// (cpp_grad/datasets.py opens the files, inflates gzip and hands it the bytes).
 //
 // IDX layout: a big-endian 32-bit magic number 0x000008NN (unsigned bytes,
 // NN dimensions), NN big-endian 32-bit sizes, then the bytes row-major.
@@ -31,6 +33,23 @@ struct MnistData {
   std::vector<std::uint8_t> test_labels;
 };
 
+// An IDX header: the magic number, the sizes, and the bytes they promise.
+struct IdxHeader {
+  std::uint32_t magic = 0;
+  std::vector<std::size_t> sizes;
+  std::size_t header_bytes = 0;       // 4 + 4 * dimensions
+  unsigned long long data_bytes = 0;  // the product of the sizes, unless it overflows
+  bool overflows = false;             // the product is past 2^64 - header_bytes
+  std::string shape;                  // "3 x 28 x 28", for messages
+};
+
+// The most bytes a header can take: 255 dimensions.
+constexpr std::size_t kIdxMaxHeaderBytes = 4 + 4 * 255;
+// Any IDX file of unsigned bytes (0x000008NN), with parse_idx_header.
+constexpr std::uint32_t kIdxAnyBytes = 0;
+// numpy 1.x caps arrays at 32 dimensions; a larger count is a corrupt header.
+constexpr std::size_t kIdxMaxDimensions = 32;
+
 namespace detail {
 
 constexpr std::uint32_t kIdxImagesMagic = 0x00000803;
@@ -43,6 +62,11 @@ inline std::string idx_hex(std::uint32_t value) {
   return text;
 }
 
+inline std::uint32_t be32(const std::uint8_t* bytes) {
+  return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
+         (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
+}
+
 // An open IDX file with its header parsed and its size checked against it.
 struct IdxFile {
   std::ifstream stream;
@@ -50,20 +74,72 @@ struct IdxFile {
   std::size_t data_bytes = 0;
 };
 
-inline std::uint32_t read_be32(std::ifstream& stream, const std::string& path) {
-  unsigned char bytes[4] = {};
-  if (!stream.read(reinterpret_cast<char*>(bytes), 4))
-    throw std::runtime_error("cannot read the header of IDX file '" + path + "'");
-  return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) |
-         (std::uint32_t{bytes[2]} << 8) | std::uint32_t{bytes[3]};
-}
-
 // "IDX file 'p': <claim> N bytes, but the file holds M".
 inline std::runtime_error size_error(const std::string& path, const std::string& claim,
                                      unsigned long long needed, unsigned long long held) {
   return std::runtime_error("IDX file '" + path + "': " + claim + " " + std::to_string(needed) +
                             " bytes, but the file holds " + std::to_string(held));
 }
+
+}  // namespace detail
+
+// Parses the header at the start of an IDX file: `bytes` holds its first
+// `available` bytes (all of them, or at least kIdxMaxHeaderBytes).
+// `expected_magic` is the one magic number accepted, or kIdxAnyBytes.
+inline IdxHeader parse_idx_header(const std::uint8_t* bytes, std::size_t available,
+                                  const std::string& path, std::uint32_t expected_magic) {
+  if (available < 4) throw detail::size_error(path, "the magic number needs", 4, available);
+  IdxHeader header;
+  header.magic = detail::be32(bytes);
+  const std::size_t ndim = header.magic & 0xFF;
+  if (expected_magic == kIdxAnyBytes) {
+    if ((header.magic >> 8) != 0x08 || ndim < 1 || ndim > kIdxMaxDimensions)
+      throw std::runtime_error("IDX file '" + path +
+                               "': wrong magic number: expected 0x000008NN (unsigned bytes, NN = "
+                               "01.." + std::to_string(kIdxMaxDimensions) +
+                               " dimensions), found " + detail::idx_hex(header.magic));
+  } else if (header.magic != expected_magic) {
+    throw std::runtime_error("IDX file '" + path + "': wrong magic number: expected " +
+                             detail::idx_hex(expected_magic) + ", found " +
+                             detail::idx_hex(header.magic));
+  }
+  header.header_bytes = 4 + 4 * ndim;
+  if (available < header.header_bytes)
+    throw detail::size_error(path, "a " + std::to_string(ndim) + "-d header needs",
+                             header.header_bytes, available);
+
+  // Sizes are 32-bit each, so their product can overflow 64 bits; any
+  // product that large is already more than the file can hold.
+  const unsigned long long most = std::numeric_limits<unsigned long long>::max();
+  unsigned long long promised = 1;
+  for (std::size_t i = 0; i < ndim; ++i) {
+    const std::uint32_t size = detail::be32(bytes + 4 + 4 * i);
+    header.sizes.push_back(size);
+    header.shape += (i ? " x " : "") + std::to_string(size);
+    header.overflows = header.overflows || (size != 0 && promised > most / size);
+    promised = header.overflows ? 0 : promised * size;
+  }
+  header.overflows = header.overflows || promised > most - header.header_bytes;
+  header.data_bytes = header.overflows ? 0 : promised;
+  return header;
+}
+
+// Checks that a file of `file_bytes` bytes holds exactly what its header
+// promises (`at_least`: the file may hold more than was counted).
+inline void check_idx_size(const IdxHeader& header, const std::string& path,
+                           unsigned long long file_bytes, bool at_least = false) {
+  const std::string held = (at_least ? "at least " : "") + std::to_string(file_bytes);
+  if (header.overflows)
+    throw std::runtime_error("IDX file '" + path + "': header (" + header.shape +
+                             ") promises more than 2^64 bytes, but the file holds " + held);
+  const unsigned long long promised = header.header_bytes + header.data_bytes;
+  const char* why = file_bytes < promised ? " (truncated)" : " (trailing bytes after the data)";
+  if (promised != file_bytes || at_least)
+    throw std::runtime_error("IDX file '" + path + "': header (" + header.shape + ") promises " +
+                             std::to_string(promised) + " bytes, but the file holds " + held + why);
+}
+
+namespace detail {
 
 inline IdxFile open_idx(const std::string& path, std::uint32_t expected_magic) {
   IdxFile file;
@@ -75,38 +151,15 @@ inline IdxFile open_idx(const std::string& path, std::uint32_t expected_magic) {
   const auto file_size = static_cast<unsigned long long>(end);
   file.stream.seekg(0, std::ios::beg);
 
-  if (file_size < 4) throw size_error(path, "the magic number needs", 4, file_size);
-  const std::uint32_t magic = read_be32(file.stream, path);
-  if (magic != expected_magic)
-    throw std::runtime_error("IDX file '" + path + "': wrong magic number: expected " +
-                             idx_hex(expected_magic) + ", found " + idx_hex(magic));
-  const std::size_t ndim = expected_magic & 0xFF;
-  const unsigned long long header_bytes = 4 + 4 * ndim;
-  if (file_size < header_bytes)
-    throw size_error(path, "a " + std::to_string(ndim) + "-d header needs", header_bytes,
-                     file_size);
-
-  // Sizes are 32-bit each, so their product can overflow 64 bits; any
-  // product that large is already more than the file can hold.
-  unsigned long long promised = 1;
-  bool overflow = false;
-  std::string shape;
-  for (std::size_t i = 0; i < ndim; ++i) {
-    const std::uint32_t size = read_be32(file.stream, path);
-    file.sizes.push_back(size);
-    shape += (i ? " x " : "") + std::to_string(size);
-    overflow =
-        overflow || (size != 0 && promised > std::numeric_limits<unsigned long long>::max() / size);
-    promised = overflow ? 0 : promised * size;
-  }
-  overflow = overflow || promised > std::numeric_limits<unsigned long long>::max() - header_bytes;
-  if (overflow)
-    throw std::runtime_error("IDX file '" + path + "': header (" + shape +
-                             ") promises more than 2^64 bytes, but the file holds " +
-                             std::to_string(file_size));
-  if (header_bytes + promised != file_size)
-    throw size_error(path, "header (" + shape + ") promises", header_bytes + promised, file_size);
-  file.data_bytes = static_cast<std::size_t>(promised);
+  std::uint8_t head[kIdxMaxHeaderBytes] = {};
+  file.stream.read(reinterpret_cast<char*>(head), sizeof head);
+  const IdxHeader header =
+      parse_idx_header(head, static_cast<std::size_t>(file.stream.gcount()), path, expected_magic);
+  check_idx_size(header, path, file_size);
+  file.stream.clear();
+  file.stream.seekg(static_cast<std::streamoff>(header.header_bytes), std::ios::beg);
+  file.sizes = header.sizes;
+  file.data_bytes = static_cast<std::size_t>(header.data_bytes);
   return file;
 }
 

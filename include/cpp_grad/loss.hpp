@@ -16,6 +16,9 @@ namespace cpp_grad {
 
 enum class Loss { cross_entropy, mse, hinge };
 
+// The names loss_from_name accepts (the Python package and the scripts offer these).
+inline std::vector<std::string> loss_names() { return {"cross_entropy", "mse", "hinge"}; }
+
 inline Loss loss_from_name(const std::string& name) {
   if (name == "cross_entropy") return Loss::cross_entropy;
   if (name == "mse") return Loss::mse;

@@ -210,6 +210,9 @@ T learning_rate_in(double lr) {
 
 }  // namespace detail
 
+// The names make_optimizer accepts (the Python package and the scripts offer these).
+inline std::vector<std::string> optimizer_names() { return {"adam", "sgd"}; }
+
 // "sgd" or "adam"; lr = 0 means the optimizer's default (0.1 or 0.003).
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const std::string& name,

@@ -8,6 +8,7 @@ The gradients of the packed path against the generic path are compared in C++
 import numpy as np
 import pytest
 
+from cpp_grad.gradcheck import gradcheck_parameters
 from cpp_grad.nn import MLP
 
 
@@ -25,17 +26,7 @@ def assert_gradients_match_finite_differences(model, x, label):
         top = max(v.data for v in logits)
         return sum(((v - top).exp() for v in logits), start=0.0).log() - (logits[label] - top)
 
-    model.zero_grad()
-    loss().backward()
-    h = 1e-6
-    for p in model.parameters():
-        original = p.data
-        p.data = original + h
-        up = loss().data
-        p.data = original - h
-        down = loss().data
-        p.data = original
-        assert p.grad == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+    assert gradcheck_parameters(loss, model.parameters(), eps=1e-6, atol=1e-8, rtol=1e-5)
 
 
 class InterruptingBar:
@@ -65,7 +56,7 @@ def interrupted_fit(monkeypatch, error, at=3):
     bar = InterruptingBar(at, error)
     monkeypatch.setattr("tqdm.auto.tqdm", bar)
     with pytest.raises(type(error)):
-        model.fit(x, y, epochs=2, batch_size=10, threads=2, seed=0, progress=True)
+        model.fit(x, y, epochs=2, batch_size=10, threads=2, progress=True, seed=0)
     assert bar.calls == at
     return model
 

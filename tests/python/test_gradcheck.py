@@ -6,7 +6,7 @@ import cppyy
 import pytest
 
 from cpp_grad._loader import cpp
-from cpp_grad.gradcheck import GradcheckError, gradcheck
+from cpp_grad.gradcheck import GradcheckError, gradcheck, gradcheck_parameters
 from cpp_grad.nn import MLP
 from cpp_grad.value import Value, Value32
 
@@ -156,3 +156,33 @@ def test_bad_arguments():
         gradcheck(lambda a: a, [1.0], eps=0)
     with pytest.raises(ValueError, match="atol and rtol"):
         gradcheck(lambda a: a, [1.0], atol=-1)
+
+
+# ---- gradcheck_parameters: Values f already uses, moved in place ----------------------------
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_a_models_parameters_pass_and_keep_their_data(activation):
+    model = MLP(3, [4, 2], activation=activation, seed=2)
+    before = [p.data for p in model.parameters()]
+
+    def f():
+        a, b = model([0.3, -0.8, 1.1])
+        return (a * b).tanh() + a
+
+    assert gradcheck_parameters(f, model.parameters())
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_a_wrong_backward_is_caught_through_parameters():
+    p = Value(0.7)
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck_parameters(lambda: bad_square(p) + p, [p])
+    assert caught.value.analytic == pytest.approx(3 * 0.7 + 1)
+    assert caught.value.numeric == pytest.approx(2 * 0.7 + 1)
+    assert p.data == 0.7
+
+
+def test_parameters_must_be_values():
+    with pytest.raises(TypeError, match="parameters must be Values"):
+        gradcheck_parameters(lambda: Value(1.0), [1.0])

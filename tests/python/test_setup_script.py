@@ -65,7 +65,7 @@ def test_as_a_user_it_names_what_is_missing_and_makes_dot_venv(project):
     assert not [call for call in calls if call.startswith("apt-get")]
     assert calls[0].endswith("python3 -m venv .venv")
     assert calls[1] == ".venv/bin/python -m pip install --quiet --disable-pip-version-check -e .[test]"
-    assert "ensure_data_ops" in calls[2]
+    assert "load_training_loop" in calls[2]
     assert (root / ".venv" / "bin" / "python").is_file()
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cpp_grad import _kernels
+from cpp_grad import _training_loop
 from cpp_grad._loader import include_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "scripts" / "train_mnist.cpp"
 
-pytestmark = pytest.mark.skipif(_kernels._compiler() is None, reason="no C++ compiler")
+pytestmark = pytest.mark.skipif(_training_loop._compiler() is None, reason="no C++ compiler")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def trainer(tmp_path_factory) -> Path:
     binary = tmp_path_factory.mktemp("bin") / "train_mnist"
     subprocess.run(
         [
-            _kernels._compiler(),
+            _training_loop._compiler(),
             "-std=c++17",
             "-O1",
             f"-I{include_dir()}",

@@ -1,4 +1,4 @@
-"""The training loop compiled ahead of time (cpp_grad/_kernels.py) and its
+"""The training loop compiled ahead of time (cpp_grad/_training_loop.py) and its
 JIT fallback: both must train, and agree."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cpp_grad import _kernels
+from cpp_grad import _training_loop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ FIT_SCRIPT = """
 import json, warnings
 import numpy as np
 from cpp_grad.nn import MLP
-from cpp_grad import _kernels
+from cpp_grad import _training_loop
 rng = np.random.default_rng(0)
 x = rng.normal(size=(300, 4))
 y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
@@ -29,7 +29,7 @@ with warnings.catch_warnings(record=True) as caught:
     model = MLP(4, [8, 3], seed=1)
     history = model.fit(x, y, epochs=10, batch_size=16, progress=False, threads=1, seed=0)
 print(json.dumps({
-    "library": _kernels.ensure_data_ops(),
+    "library": _training_loop.load_training_loop(),
     "losses": [h["loss"] for h in history],
     "accuracy": model.evaluate(x, y),
     "warnings": [str(w.message) for w in caught],
@@ -47,7 +47,7 @@ def run_fit(tmp_path, **env) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-needs_compiler = pytest.mark.skipif(_kernels._compiler() is None, reason="no C++ compiler")
+needs_compiler = pytest.mark.skipif(_training_loop._compiler() is None, reason="no C++ compiler")
 
 
 @needs_compiler
@@ -131,12 +131,12 @@ def library_name_with(monkeypatch, cpuinfo: str, compiler: str) -> str:
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "read_text", read_text)
-    return _kernels._library_path(compiler).name
+    return _training_loop._library_path(compiler).name
 
 
 @needs_compiler
 def test_the_cache_key_covers_the_cpus_feature_flags(monkeypatch):
-    compiler = _kernels._compiler()
+    compiler = _training_loop._compiler()
     with_avx2 = library_name_with(monkeypatch, CPUINFO.format(extra="avx2"), compiler)
     with_avx512 = library_name_with(monkeypatch, CPUINFO.format(extra="avx2 avx512f"), compiler)
     assert with_avx2 != with_avx512
@@ -147,11 +147,11 @@ def test_the_cache_key_covers_the_cpus_feature_flags(monkeypatch):
 def test_the_cache_key_covers_the_compilers_identity(tmp_path, monkeypatch):
     """A wrapper around the same compiler (same --version) may add flags: its
     builds are not the plain compiler's."""
-    compiler = _kernels._compiler()
+    compiler = _training_loop._compiler()
     wrapper = tmp_path / "c++"
     wrapper.write_text(f'#!/bin/sh\nexec {shutil.which(compiler) or compiler} "$@"\n')
     wrapper.chmod(0o755)
-    assert _kernels._library_path(str(wrapper)).name != _kernels._library_path(compiler).name
+    assert _training_loop._library_path(str(wrapper)).name != _training_loop._library_path(compiler).name
 
 
 @needs_compiler
@@ -170,6 +170,6 @@ def test_an_intact_library_in_a_read_only_cache_is_used(tmp_path, built_cache, m
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", open_without_lock_files)
-    monkeypatch.setattr(_kernels, "_build", lambda *args: pytest.fail("rebuilt an intact library"))
-    assert _kernels._ready_library(_kernels._compiler()) == tmp_path / "cache" / name
+    monkeypatch.setattr(_training_loop, "_build", lambda *args: pytest.fail("rebuilt an intact library"))
+    assert _training_loop._ready_library(_training_loop._compiler()) == tmp_path / "cache" / name
     assert (tmp_path / "cache" / name).stat().st_mtime_ns == built

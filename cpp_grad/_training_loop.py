@@ -1,15 +1,14 @@
-"""The training loop, compiled ahead of time and loaded into cppyy.
+"""Builds and loads the training loop (cpp_grad/training_loop.hpp), the
+code behind ``MLP.fit``, ``predict`` and ``evaluate``.
 
-``MLP.fit``, ``predict`` and ``evaluate`` call ``TrainOps`` and ``DataOps``,
-declared in bindings.hpp. Their definitions are compiled once per machine by the system's
-C++ compiler into a small library, cached under ``$CPP_GRAD_CACHE`` (default
-``~/.cache/cpp_grad``) and keyed by the sources, the compiler (program, version,
-what it makes of -march=native), the flags and the CPU's model and feature
-flags; a cached library whose checksum differs from the one recorded when it
-was built is rebuilt, never loaded. The build takes about 10 seconds (9 s
-measured here), the first time only. Without a compiler, or with
-``CPP_GRAD_JIT_ONLY=1``, cling compiles the same code instead (slower loops,
-same results up to rounding).
+The header is compiled once per machine by the system's C++ compiler into a
+small library, cached under ``$CPP_GRAD_CACHE`` (default ``~/.cache/cpp_grad``)
+and keyed by the sources, the compiler (program, version, what it makes of
+-march=native), the flags and the CPU's model and feature flags; a cached
+library whose checksum differs from the one recorded when it was built is
+rebuilt, never loaded. The build happens the first time only. Without a
+compiler, or with ``CPP_GRAD_JIT_ONLY=1``, cling compiles the same header
+instead (slower loops, same results up to rounding).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ except ImportError:  # not on Windows: builds are not locked there
     fcntl = None
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_SOURCE = _PACKAGE_DIR / "kernels.cpp"
+_HEADER = _PACKAGE_DIR / "training_loop.hpp"
 _FLAGS = [
     "-std=c++17",
     "-O3",
@@ -85,8 +84,7 @@ def _library_path(compiler: str) -> Path:
     version, the target it means by -march=native), the flags and the CPU."""
     key = hashlib.sha256()
     headers = include_dir() / "cpp_grad"
-    sources = [_SOURCE, _PACKAGE_DIR / "data_ops.hpp", _PACKAGE_DIR / "bindings.hpp"]
-    sources += sorted(headers.rglob("*.hpp"))
+    sources = [_HEADER, *sorted(headers.rglob("*.hpp"))]
     for source in sources:
         text = source.read_bytes()
         key.update(f"{source.name}\0{len(text)}\0".encode() + text)
@@ -105,7 +103,7 @@ def _library_path(compiler: str) -> Path:
             ]
         ).encode()
     )
-    return cache_dir() / f"libcpp_grad_kernels-{key.hexdigest()[:16]}.so"
+    return cache_dir() / f"libcpp_grad_training_loop-{key.hexdigest()[:16]}.so"
 
 
 def _checksum_path(library: Path) -> Path:
@@ -133,11 +131,12 @@ def _is_intact(library: Path) -> bool:
 def _build(compiler: str, target: Path) -> None:
     """Compiles to a temporary name, records its checksum, then renames it
     into place (atomic: a concurrent process sees all of it or none)."""
-    print("cpp_grad: compiling the training loop for this machine (once, about 10 s)...", file=sys.stderr)
+    print("cpp_grad: compiling the training loop for this machine (once)...", file=sys.stderr)
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
-        cmd = [compiler, *_FLAGS, "-I", str(include_dir()), "-I", str(_PACKAGE_DIR), str(_SOURCE), "-o", tmp]
+        cmd = [compiler, *_FLAGS, "-DCPP_GRAD_TRAINING_LOOP_LIBRARY", "-I", str(include_dir())]
+        cmd += ["-x", "c++", str(_HEADER), "-o", tmp]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
@@ -176,8 +175,9 @@ def _ready_library(compiler: str) -> Path:
     return path
 
 
-def ensure_data_ops() -> str | None:
-    """Makes TrainOps and DataOps callable; returns the library used, or None for JIT."""
+def load_training_loop() -> str | None:
+    """Makes ``cpp_grad::py::TrainingSetup`` and ``TrainingLoop`` callable;
+    returns the library used, or None where cling compiled them."""
     if _state["ready"]:
         return _state["library"]
     library = None
@@ -194,7 +194,8 @@ def ensure_data_ops() -> str | None:
                 RuntimeWarning,
                 stacklevel=3,
             )
-    if library is None:
-        cppyy.include(str(_PACKAGE_DIR / "data_ops.hpp"))
+    if library is not None:
+        cppyy.cppdef("#define CPP_GRAD_TRAINING_LOOP_PRECOMPILED 1")  # declarations only
+    cppyy.include(str(_HEADER))
     _state.update(ready=True, library=library)
     return library
