@@ -422,6 +422,7 @@ TYPED_TEST(TrainTest, HugeBatchSizeIsOneBatch) {
   int batches = 0;
   trainer.train_epoch(blobs.dataset(), [&batches](std::size_t, double) { return ++batches > 0; });
   EXPECT_EQ(batches, 1);
+}
 
 // ---- The packed training path (see Note [Packed weights]) -------------------
 

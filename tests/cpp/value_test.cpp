@@ -126,7 +126,7 @@ TYPED_TEST(ValueTest, OpTagsAndParents) {
 TYPED_TEST(ValueTest, BackwardLambdasThatFitAnOpNode) {
   using T = TypeParam;
   using Node = cpp_grad::_Value<T>;
-  using OpNode = cpp_grad::_OpValue<T>;
+  using OpNode = cpp_grad::detail::InlineStep<Node>;  // the op node's lambda storage
   Node* a = nullptr;
   Node* b = nullptr;
   const T k = 2;
