@@ -1,7 +1,7 @@
 // The training loop compiled ahead of time, by the system's C++ compiler, into
 // a library that cppyy loads (see _kernels.py). Code that cling compiles on
-// the fly ran the loop 1.5x slower than the same code from g++; this way
-// MLP.fit runs exactly the code of the compiled trainer (scripts/train_mnist.cpp).
+// the fly runs the loop slower than the same code from g++; this way MLP.fit
+// runs exactly the code of the compiled trainer (scripts/train_mnist.cpp).
 #include <cstdint>
 
 #include "data_ops.hpp"

@@ -126,8 +126,8 @@ class SGD : public Optimizer<T> {
 };
 
 // Adam (Kingma & Ba), with bias-corrected first and second moments. The
-// default learning rate is 3e-3, above PyTorch's 1e-3: small MLPs like
-// 784-30-10 learn faster with it (96% on MNIST in 3 epochs instead of 95%).
+// default learning rate is 3e-3, above PyTorch's 1e-3: the small MLPs this
+// library trains reach a given accuracy in fewer epochs with it.
 template <typename T>
 class Adam : public Optimizer<T> {
  public:

@@ -22,7 +22,7 @@ namespace detail {
 
 // Note [Teardown is a loop]
 // Default shared_ptr teardown recurses once per node: dropping a
-// 10-million-node chain would overflow the stack. Instead the first dying
+// long chain (millions of nodes) would overflow the stack. Instead the first dying
 // node starts a loop (release_parents), and every node destroyed inside it
 // hands the parents that would die with it to that loop rather than
 // destroying them itself. So each destructor runs on a node whose last-held
