@@ -14,6 +14,7 @@
 
 #include "cpp_grad/ops.hpp"
 #include "cpp_grad/value.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -33,7 +34,7 @@ class OptimTest : public ::testing::Test {
     return {p0, p1};
   }
 };
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(OptimTest, FloatTypes);
 
 TYPED_TEST(OptimTest, SgdStep) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpp_grad/ops.hpp"
+#include "test_helpers.hpp"
 
 // An allocation limit for the failure tests: while allocations_left is set
 // (>= 0) on a thread, that thread's operator new fails once it reaches 0.
@@ -62,7 +63,7 @@ Value<T> counted(const Value<T>& a, int& calls) {
 
 template <typename T>
 class ValueTest : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(ValueTest, FloatTypes);
 
 TYPED_TEST(ValueTest, LeafDataAndGradGetSet) {
