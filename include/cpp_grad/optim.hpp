@@ -51,7 +51,6 @@ class Optimizer {
     for (_Value<T>* p : nodes_) p->grad = 0;
   }
   T learning_rate() const { return lr_; }
-  void set_learning_rate(T lr) { lr_ = checked_lr(lr); }
 
  protected:
   static T checked_lr(T lr) {
