@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "detail/names.hpp"
 #include "ops.hpp"
 #include "value.hpp"
 
@@ -14,20 +15,15 @@ namespace cpp_grad {
 
 enum class Activation { linear, relu, tanh };
 
+inline constexpr detail::Named<Activation> kActivationNames[] = {
+    {"relu", Activation::relu}, {"tanh", Activation::tanh}, {"linear", Activation::linear}};
+
 inline const char* activation_name(Activation activation) {
-  switch (activation) {
-    case Activation::relu: return "relu";
-    case Activation::tanh: return "tanh";
-    default: return "linear";
-  }
+  return detail::name_of(activation, kActivationNames);
 }
 
 inline Activation activation_from_name(const std::string& name) {
-  if (name == "relu") return Activation::relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "linear") return Activation::linear;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "': expected 'relu', 'tanh' or 'linear'");
+  return detail::from_name("activation", name, kActivationNames);
 }
 
 template <typename T>

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/names.hpp"
 #include "ops.hpp"
 #include "value.hpp"
 
@@ -16,12 +17,11 @@ namespace cpp_grad {
 
 enum class Loss { cross_entropy, mse, hinge };
 
+inline constexpr detail::Named<Loss> kLossNames[] = {
+    {"cross_entropy", Loss::cross_entropy}, {"mse", Loss::mse}, {"hinge", Loss::hinge}};
+
 inline Loss loss_from_name(const std::string& name) {
-  if (name == "cross_entropy") return Loss::cross_entropy;
-  if (name == "mse") return Loss::mse;
-  if (name == "hinge") return Loss::hinge;
-  throw std::invalid_argument("unknown loss '" + name +
-                              "': expected 'cross_entropy', 'mse' or 'hinge'");
+  return detail::from_name("loss", name, kLossNames);
 }
 
 namespace detail {
