@@ -1,4 +1,4 @@
-// The one clever place: the fused weighted sum behind every neuron.
+// The fused weighted sum behind every neuron, and the training path's nodes.
 //
 // A neuron computes b + w[0]*x[0] + ... + w[n-1]*x[n-1]. Written with the
 // generic ops that is 2n nodes, 2n allocations and 2n shared_ptr copies per
