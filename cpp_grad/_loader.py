@@ -11,6 +11,7 @@ from ._include import UMBRELLA, include_dir
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 cppyy.add_include_path(str(include_dir()))
+cppyy.cppdef("#define CPP_GRAD_NO_NODE_POOL 1")  # see include/cpp_grad/detail/pool.hpp
 cppyy.include(str(UMBRELLA))
 cppyy.include(str(_PACKAGE_DIR / "bindings.hpp"))
 

@@ -129,7 +129,7 @@ struct ValueOps {
 
  private:
   // A walk stopped partway leaves counts of pending children behind (see
-  // _Value::pending_children); the next walk needs them at 0.
+  // Note [A failed walk]); the next walk needs them at 0.
   static void reset_walk(_Value<T>* root) {
     std::unordered_set<_Value<T>*> seen{root};
     std::vector<_Value<T>*> stack{root};

@@ -24,8 +24,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== Threaded C++ tests under ThreadSanitizer =="
 cmake -S . -B build-tsan -DCPP_GRAD_TSAN=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target value_test train_test
+cmake --build build-tsan -j"$(nproc)" --target value_test detail_workers_test detail_pool_test train_test
 TSAN_OPTIONS=halt_on_error=1 build-tsan/value_test --gtest_filter='*Thread*'
+TSAN_OPTIONS=halt_on_error=1 build-tsan/detail_workers_test
+TSAN_OPTIONS=halt_on_error=1 build-tsan/detail_pool_test
 TSAN_OPTIONS=halt_on_error=1 build-tsan/train_test
 
 echo "== Python tests =="

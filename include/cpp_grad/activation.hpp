@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/names.hpp"
 #include "ops.hpp"
 #include "value.hpp"
 
@@ -15,24 +16,19 @@ namespace cpp_grad {
 
 enum class Activation { linear, relu, tanh };
 
+inline constexpr detail::Named<Activation> kActivationNames[] = {
+    {"relu", Activation::relu}, {"tanh", Activation::tanh}, {"linear", Activation::linear}};
+
 inline const char* activation_name(Activation activation) {
-  switch (activation) {
-    case Activation::relu: return "relu";
-    case Activation::tanh: return "tanh";
-    default: return "linear";
-  }
+  return detail::name_of(activation, kActivationNames);
 }
 
 // The names activation_from_name accepts (the Python package and the scripts
 // offer these).
-inline std::vector<std::string> activation_names() { return {"relu", "tanh", "linear"}; }
+inline std::vector<std::string> activation_names() { return detail::names_in(kActivationNames); }
 
 inline Activation activation_from_name(const std::string& name) {
-  if (name == "relu") return Activation::relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "linear") return Activation::linear;
-  throw std::invalid_argument("unknown activation '" + name +
-                              "': expected 'relu', 'tanh' or 'linear'");
+  return detail::from_name("activation", name, kActivationNames);
 }
 
 template <typename T>

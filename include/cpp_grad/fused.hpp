@@ -1,12 +1,11 @@
-// The one clever place: the fused weighted sum behind every neuron.
+// The fused weighted sum behind every neuron, and the training path's nodes.
 //
 // A neuron computes b + w[0]*x[0] + ... + w[n-1]*x[n-1]. Written with the
 // generic ops that is 2n nodes, 2n allocations and 2n shared_ptr copies per
 // neuron per sample. Here it is one `dot` node:
 //  - a layer's weights and biases are leaf nodes stored side by side in one
-//    ParameterBlock (one allocation, one control block); a handle to a single
-//    weight shares that control block (std::shared_ptr's aliasing
-//    constructor), so the node holds one reference to the block, not n + 1;
+//    ParameterBlock, and the node holds one reference to the block, not n + 1
+//    (see Note [A parameter block's handles]);
 //  - forward and backward walk the weights in memory order;
 //  - the inputs are shared by all neurons of a layer: one bundle per layer per
 //    sample, either Values (hidden layers) or plain numbers (the data, which
@@ -27,7 +26,17 @@
 
 namespace cpp_grad {
 
-// Leaf nodes side by side, owned together.
+// Note [A parameter block's handles]
+// A layer's weights and biases are leaves stored side by side in one
+// ParameterBlock: one allocation and one control block for the layer. A
+// handle to a single weight is a NodePtr made with std::shared_ptr's aliasing
+// constructor: it points at the leaf but shares (and keeps alive) the
+// block's control block. So a Value of one weight keeps its whole layer
+// alive, copying it counts references on the block, and a node over the
+// layer's weights holds one reference to the block, not one per weight. The
+// leaves themselves are never freed one by one.
+
+// Leaf nodes side by side, owned together (see Note [A parameter block's handles]).
 template <typename T>
 class ParameterBlock : public std::enable_shared_from_this<ParameterBlock<T>> {
  public:
@@ -36,7 +45,7 @@ class ParameterBlock : public std::enable_shared_from_this<ParameterBlock<T>> {
   }
   std::size_t size() const { return size_; }
   _Value<T>* leaves() const { return leaves_.get(); }
-  // A handle to leaf i that keeps the whole block alive.
+  // A handle to leaf i that keeps the whole block alive (the aliasing NodePtr).
   Value<T> parameter(std::size_t i) {
     return Value<T>(NodePtr<T>(this->shared_from_this(), &leaves_[i]));
   }
@@ -98,7 +107,7 @@ struct _DotBase : _Value<T> {
     return out;
   }
 
-  std::shared_ptr<ParameterBlock<T>> block_;
+  std::shared_ptr<ParameterBlock<T>> block_;  // see Note [A parameter block's handles]
   _Value<T>* w_;  // n_ weights, then the bias
   std::size_t n_;
 };
@@ -112,7 +121,7 @@ struct _DotValue final : _DotBase<T> {
     this->data =
         weighted_sum(this->w_, this->n_, [x_nodes](std::size_t i) { return x_nodes[i]->data; });
   }
-  ~_DotValue() override {
+  ~_DotValue() override {  // see Note [Teardown is a loop]
     if (x_.use_count() == 1) detail::release_parents<T>(*x_);
   }
 
@@ -193,7 +202,7 @@ Value<T> dot_node(const std::shared_ptr<ParameterBlock<T>>& block, std::size_t o
 // One layer's weights as the training loop holds them.
 template <typename T>
 struct PackedLayer {
-  std::shared_ptr<ParameterBlock<T>> block;  // the leaves: kept alive, listed by all_parents()
+  std::shared_ptr<ParameterBlock<T>> block;  // the leaves, kept alive (Note [A parameter block's handles])
   const T* w = nullptr;  // nin rows of nout weights, then nout biases
   T* grad = nullptr;     // the same shape: this thread's gradient sums
   std::size_t nin = 0, nout = 0;
@@ -256,7 +265,7 @@ struct _PackedLayerNode final : _Value<T> {
     for (std::size_t i = 0; i < x_.size(); ++i) x_[i] = inputs_[i]->data;
     forward();
   }
-  ~_PackedLayerNode() override { detail::release_parents<T>(inputs_); }
+  ~_PackedLayerNode() override { detail::release_parents<T>(inputs_); }  // see Note [Teardown is a loop]
 
   const char* op() const override { return "layer"; }
   Parents<T> parents() const override { return {inputs_.data(), inputs_.size()}; }
@@ -315,7 +324,7 @@ struct _PackedNeuron final : _Value<T> {
     this->data = node_->out[neuron];
     this->kind = _Value<T>::Kind::kOther;
   }
-  ~_PackedNeuron() override { detail::release_parents<T>(layer_); }
+  ~_PackedNeuron() override { detail::release_parents<T>(layer_); }  // see Note [Teardown is a loop]
 
   const char* op() const override {
     switch (node_->layer.activation) {

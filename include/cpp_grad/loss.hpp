@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "detail/names.hpp"
 #include "ops.hpp"
 #include "value.hpp"
 
@@ -16,15 +17,14 @@ namespace cpp_grad {
 
 enum class Loss { cross_entropy, mse, hinge };
 
+inline constexpr detail::Named<Loss> kLossNames[] = {
+    {"cross_entropy", Loss::cross_entropy}, {"mse", Loss::mse}, {"hinge", Loss::hinge}};
+
 // The names loss_from_name accepts (the Python package and the scripts offer these).
-inline std::vector<std::string> loss_names() { return {"cross_entropy", "mse", "hinge"}; }
+inline std::vector<std::string> loss_names() { return detail::names_in(kLossNames); }
 
 inline Loss loss_from_name(const std::string& name) {
-  if (name == "cross_entropy") return Loss::cross_entropy;
-  if (name == "mse") return Loss::mse;
-  if (name == "hinge") return Loss::hinge;
-  throw std::invalid_argument("unknown loss '" + name +
-                              "': expected 'cross_entropy', 'mse' or 'hinge'");
+  return detail::from_name("loss", name, kLossNames);
 }
 
 namespace detail {

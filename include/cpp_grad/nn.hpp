@@ -164,7 +164,7 @@ class Neuron : public Module<T> {
                                   " inputs, got " + std::to_string(n));
   }
 
-  std::shared_ptr<ParameterBlock<T>> block_;
+  std::shared_ptr<ParameterBlock<T>> block_;  // see Note [A parameter block's handles]
   std::size_t offset_;
   std::size_t nin_;
   Activation activation_;

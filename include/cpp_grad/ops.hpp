@@ -1,6 +1,8 @@
 // The ops. Each one reads as micrograd's do: the forward value, then the
 // backward step right beside it, which adds d(out)/d(parent) * out.grad to
-// each parent's grad. `a` and `b` are Values; `k` is a plain number.
+// each parent's grad. `a` and `b` are Values; `k` is a plain number. The
+// lambdas capture the parents as raw pointers (see Note [Raw pointers in a
+// backward lambda], value.hpp).
 #pragma once
 
 #include <cmath>

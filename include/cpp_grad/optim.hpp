@@ -51,7 +51,6 @@ class Optimizer {
     for (_Value<T>* p : nodes_) p->grad = 0;
   }
   T learning_rate() const { return lr_; }
-  void set_learning_rate(T lr) { lr_ = checked_lr(lr); }
 
  protected:
   static T checked_lr(T lr) {
@@ -126,8 +125,8 @@ class SGD : public Optimizer<T> {
 };
 
 // Adam (Kingma & Ba), with bias-corrected first and second moments. The
-// default learning rate is 3e-3, above PyTorch's 1e-3: small MLPs like
-// 784-30-10 learn faster with it (96% on MNIST in 3 epochs instead of 95%).
+// default learning rate is 3e-3, above PyTorch's 1e-3: the small MLPs this
+// library trains reach a given accuracy in fewer epochs with it.
 template <typename T>
 class Adam : public Optimizer<T> {
  public:

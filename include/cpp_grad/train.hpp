@@ -26,7 +26,7 @@
 #include "nn.hpp"
 #include "optim.hpp"
 #include "random.hpp"
-#include "workers.hpp"
+#include "detail/workers.hpp"
 
 namespace cpp_grad {
 

@@ -2,9 +2,19 @@
 //
 // A Value is a handle to a node; copying a Value shares the node. Each node
 // owns its parents through std::shared_ptr, so a graph lives exactly as long
-// as someone holds a Value that reaches it. Backward steps are lambdas that
-// hold raw pointers to the parents: a node holding a shared_ptr to itself in
-// its own closure would be a reference cycle that is never freed.
+// as someone holds a Value that reaches it. An op (ops.hpp) is one make_op
+// call: its forward value and its backward lambda, side by side.
+//
+// Note [Raw pointers in a backward lambda]
+// A backward lambda captures raw pointers to the op's parents, never
+// shared_ptrs. The node owns the lambda; a shared_ptr in it to the node itself
+// (or to a node that owns this one) would be a reference cycle that is never
+// freed. The node's own `parents_` keep the parents alive, so the raw
+// pointers are valid whenever the lambda runs.
+//
+// The memory tricks are fenced under detail/: node memory (pool.hpp), freeing
+// a graph without recursion (teardown.hpp), the op lambda's storage inside
+// the node (inline_step.hpp), and the walk's stack (walk_stack.hpp).
 #pragma once
 
 #include <algorithm>
@@ -12,12 +22,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <new>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "pool.hpp"
+#include "detail/inline_step.hpp"
+#include "detail/pool.hpp"
+#include "detail/teardown.hpp"
+#include "detail/walk_stack.hpp"
 
 namespace cpp_grad {
 
@@ -57,13 +69,13 @@ struct _Value {
   T data;
   T grad = 0;
   // Inside a graph walk: how many of this node's children have yet to pass
-  // their gradient down. 0 whenever no walk is running.
+  // their gradient down. 0 whenever no walk is running, even after a walk
+  // that threw (see Note [A failed walk]).
   std::uint32_t pending_children = 0;
 
-  // What kind of node this is, so that the graph walk, which asks every node
-  // it passes for its parents twice per backward(), can read them without a
-  // virtual call (whose target, in a graph of mixed ops, the CPU cannot
-  // predict). See walk_parents(). It fits in what was padding.
+  // What kind of node this is, so that the walk, which asks every node it
+  // passes for its parents twice per backward(), reads them without a virtual
+  // call whose target the CPU cannot predict (see walk_parents()).
   enum class Kind : std::uint8_t {
     kLeaf,   // no parents
     kOp,     // an _OpValue: one or two parents, kept in the node
@@ -96,140 +108,28 @@ struct _Value {
   Parents<T> walk_parents() const;
 };
 
-namespace detail {
-
-// Nodes about to be destroyed: a few in place, more on the heap. The in-place
-// slots are raw storage, constructed only when used: a teardown starts every
-// time a dropped node takes a parent with it, and zeroing eight empty
-// shared_ptrs each time was a measurable share of building a graph.
-template <typename T>
-class DoomedNodes {
- public:
-  DoomedNodes() {}  // NOLINT: the union leaves the slots unconstructed
-  DoomedNodes(const DoomedNodes&) = delete;
-  DoomedNodes& operator=(const DoomedNodes&) = delete;
-  ~DoomedNodes() {
-    while (size_ > 0) in_place_[--size_].~NodePtr<T>();
-  }
-
-  void push(NodePtr<T>&& node) {
-    if (size_ < kInPlace) {
-      new (&in_place_[size_++]) NodePtr<T>(std::move(node));
-    } else {
-      overflow_.push_back(std::move(node));
-    }
-  }
-  bool empty() const { return size_ == 0; }
-  NodePtr<T> pop() {
-    if (!overflow_.empty()) {
-      NodePtr<T> node = std::move(overflow_.back());
-      overflow_.pop_back();
-      return node;
-    }
-    NodePtr<T>& slot = in_place_[--size_];
-    NodePtr<T> node = std::move(slot);
-    slot.~NodePtr<T>();
-    return node;
-  }
-
- private:
-  static constexpr std::size_t kInPlace = 8;
-  union {
-    NodePtr<T> in_place_[kInPlace];
-  };
-  std::size_t size_ = 0;  // in place; the overflow only fills once these are taken
-  std::vector<NodePtr<T>> overflow_;
-};
-
-// The teardown loop running on this thread, if any (see release_parents).
-template <typename T>
-DoomedNodes<T>*& running_teardown() {
-  thread_local DoomedNodes<T>* doomed = nullptr;  // a plain pointer: safe at thread exit
-  return doomed;
-}
-
-// Default shared_ptr teardown recurses once per node: dropping a
-// 10-million-node chain would overflow the stack. Instead the first dying
-// node starts a loop here, and every node destroyed inside it hands the
-// parents that would die with it to that loop rather than destroying them
-// itself. So each destructor runs on a node whose last-held parents are gone.
-//
-// A parent that lives on is let go of at once, in order: a node may hold one
-// parent twice (x * x), and only once the first reference is dropped does the
-// second show that this node was the parent's last owner.
-template <typename T, typename Range>
-void release_parents(Range& parents) {
-  auto parent = parents.begin();
-  const auto end = parents.end();
-  for (; parent != end; ++parent) {
-    if (!*parent) continue;
-    if (parent->use_count() == 1) break;
-    parent->reset();
-  }
-  if (parent == end) return;  // every parent lives on: dropping our references was all
-  const auto move_out_last = [&parent, end](DoomedNodes<T>& doomed) {
-    for (; parent != end; ++parent) {
-      if (!*parent) continue;
-      if (parent->use_count() == 1) {
-        doomed.push(std::move(*parent));
-      } else {
-        parent->reset();
-      }
-    }
-  };
-  if (DoomedNodes<T>* running = running_teardown<T>()) return move_out_last(*running);
-  DoomedNodes<T> doomed;
-  move_out_last(doomed);
-  running_teardown<T>() = &doomed;
-  while (!doomed.empty()) doomed.pop();  // each destructor pushes its own parents
-  running_teardown<T>() = nullptr;
-}
-
-}  // namespace detail
-
 // A node made by an op on one or two Values. Its backward step is the op's
-// lambda, which captures raw pointers to the parents (`parents_` keeps them
-// alive) and perhaps a number.
-//
-// Every such node has this one type, whatever its op: the lambda is copied
-// into a small buffer and called through a function pointer. One node type is
-// one shared_ptr control-block type, so freeing a graph of mixed ops runs the
-// same code for every node and the CPU predicts its calls; with a type per op,
-// each free took two indirect calls the CPU could not predict.
+// lambda, which captures raw pointers to the parents (see Note [Raw pointers
+// in a backward lambda]) and perhaps a number, kept inside the node
+// (detail/inline_step.hpp).
 template <typename T>
 struct _OpValue final : _Value<T> {
-  // What a backward lambda may capture: raw pointers and numbers, at most two.
-  static constexpr std::size_t kCaptureBytes = 2 * sizeof(void*);
-  template <typename Backward>
-  static constexpr bool fits() {
-    return sizeof(Backward) <= kCaptureBytes && alignof(Backward) <= alignof(void*) &&
-           std::is_trivially_copyable<Backward>::value &&
-           std::is_trivially_destructible<Backward>::value;
-  }
-
   template <typename Backward>
   _OpValue(T data_, const char* op_, const Backward& backward, NodePtr<T> a, NodePtr<T> b)
-      : _Value<T>(data_), parents_{std::move(a), std::move(b)}, op_(op_) {
-    static_assert(fits<Backward>(),
-                  "a backward lambda may capture raw pointers and numbers only, at most two");
-    new (captures_) Backward(backward);
-    step_ = [](const void* captures, const _Value<T>& out) {
-      (*std::launder(static_cast<const Backward*>(captures)))(out);
-    };
+      : _Value<T>(data_), parents_{std::move(a), std::move(b)}, step_(backward), op_(op_) {
     this->kind = _Value<T>::Kind::kOp;
   }
-  ~_OpValue() override { detail::release_parents<T>(parents_); }
+  ~_OpValue() override { detail::release_parents<T>(parents_); }  // see Note [Teardown is a loop]
 
   const char* op() const override { return op_; }
   Parents<T> parents() const override { return op_parents(); }
   Parents<T> op_parents() const { return {parents_.data(), parents_[1] ? 2u : 1u}; }
-  void backward_step() override { step_(captures_, *this); }
+  void backward_step() override { step_(*this); }
 
  private:
   // The parents first: the walk reads them right after the node's header.
   std::array<NodePtr<T>, 2> parents_;  // a unary op leaves the second empty
-  void (*step_)(const void* captures, const _Value<T>& out);
-  alignas(void*) unsigned char captures_[kCaptureBytes];
+  detail::InlineStep<_Value<T>> step_;
   const char* op_;
 };
 
@@ -247,7 +147,7 @@ struct _NaryValue final : _Value<T> {
       : _Value<T>(data_), op_(op_), parents_(std::move(parents)), backward_(std::move(backward)) {
     this->kind = _Value<T>::Kind::kOther;
   }
-  ~_NaryValue() override { detail::release_parents<T>(parents_); }
+  ~_NaryValue() override { detail::release_parents<T>(parents_); }  // see Note [Teardown is a loop]
 
   const char* op() const override { return op_; }
   Parents<T> parents() const override { return {parents_.data(), parents_.size()}; }
@@ -259,47 +159,12 @@ struct _NaryValue final : _Value<T> {
   Backward backward_;
 };
 
-namespace detail {
-
-// Room on the walk's stack for `n` more nodes, grown by doubling.
-template <typename T>
-void make_room(std::vector<_Value<T>*>& stack, std::size_t n) {
-  if (stack.capacity() - stack.size() < n)
-    stack.reserve(std::max(2 * stack.capacity(), stack.size() + n));
-}
-
-// Note [A failed walk]
-// A walk can stop partway: its stack cannot grow (std::bad_alloc), or a
-// node's backward step throws. Nodes it has counted would keep a
-// pending_children above 0, and the next walk over them would stop short of
-// every node behind them. So a walk changes the counts of a node's parents
-// only once its stack has room for all of them, and on failure it clears
-// every count it left: each non-zero count is reached from the nodes on the
-// stack (or from the root, while counting) through nodes whose counts are
-// non-zero. Clearing reuses the stack; only if even that cannot grow does the
-// graph stay marked.
-template <typename T>
-void clear_pending_counts(std::vector<_Value<T>*>& stack) {
-  while (!stack.empty()) {
-    _Value<T>* node = stack.back();
-    stack.pop_back();
-    for (const NodePtr<T>& parent : node->walk_parents()) {
-      if (parent->pending_children != 0) {
-        parent->pending_children = 0;
-        stack.push_back(parent.get());
-      }
-    }
-  }
-}
-
-}  // namespace detail
-
 // Calls `visit(node)` on every node behind `root`, each once, children
 // before parents: when a node is visited, every node that uses it has been.
 // Kahn's algorithm: one walk counts each node's children, the second visits a
 // node once its last child is done. No recursion, so graphs of any depth fit,
-// and only the frontier is stored, so a 10-million-node chain costs no more
-// than a few pointers of extra memory. `discover(node)` runs on each node
+// and only the frontier is stored, so a long chain costs no more than a few
+// pointers of extra memory. `discover(node)` runs on each node
 // when it is first reached, before any is visited. If the walk throws, every
 // count is back at 0 (see Note [A failed walk]).
 template <typename T, typename Discover, typename Visit>
@@ -404,7 +269,8 @@ class Value {
 
 // Makes the node of an op: its value, its parents and its backward step, a
 // lambda taking the new node (`out`) that captures at most two raw pointers
-// or numbers: the parents, or a parent and a constant (see _OpValue).
+// or numbers: the parents, or a parent and a constant (see Note [Raw pointers
+// in a backward lambda]).
 template <typename T, typename Backward>
 Value<T> make_op(const char* op, T data, const Value<T>& a, const Backward& backward) {
   return Value<T>(make_node<_OpValue<T>>(data, op, backward, a.node_ptr(), nullptr));

@@ -15,6 +15,7 @@
 #include "cpp_grad/ops.hpp"
 #include "cpp_grad/random.hpp"
 #include "cpp_grad/value.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -28,7 +29,7 @@ class FusedTest : public ::testing::Test {
   // agree to rounding, grads (one product each) exactly.
   static double value_tol() { return std::is_same<T, float>::value ? 1e-6 : 1e-14; }
 };
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(FusedTest, FloatTypes);
 
 // Sizes around the 4-way unrolled loop's remainders, up to MNIST's 784 + 1.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpp_grad/value.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -34,17 +35,7 @@ double cross_entropy_reference(const std::vector<double>& z, std::size_t label) 
 
 // Checks the gradient of `loss` w.r.t. each z_j against central differences.
 void expect_gradient_matches_fd(const LossFn& loss, const std::vector<double>& z) {
-  std::vector<Value<double>> zs = values_of(z);
-  Value<double> out = loss(zs);
-  out.backward();
-  const double h = 1e-6;
-  for (std::size_t j = 0; j < z.size(); ++j) {
-    std::vector<double> up = z, down = z;
-    up[j] += h;
-    down[j] -= h;
-    const double fd = (loss(values_of(up)).data() - loss(values_of(down)).data()) / (2 * h);
-    EXPECT_NEAR(zs[j].grad(), fd, 1e-6 * std::max(1.0, std::abs(fd))) << "z_" << j;
-  }
+  cpp_grad_test::expect_gradient_matches_fd(loss, z, /*h=*/1e-6);
 }
 
 // Several outputs: one logit per class. (One output is the binary case, below.)
@@ -287,7 +278,7 @@ TEST(Losses, NamesAndDispatch) {
 // Float losses agree with double ones.
 template <typename T>
 class LossTypedTest : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(LossTypedTest, FloatTypes);
 
 TYPED_TEST(LossTypedTest, AllLossesInBothPrecisions) {

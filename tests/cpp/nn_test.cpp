@@ -17,6 +17,7 @@
 
 #include "cpp_grad/ops.hpp"
 #include "cpp_grad/value.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -69,7 +70,7 @@ class NnTest : public ::testing::Test {
  protected:
   static double tol() { return std::is_same<T, float>::value ? 1e-5 : 1e-12; }
 };
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(NnTest, FloatTypes);
 
 TYPED_TEST(NnTest, ParameterCounts) {
@@ -256,21 +257,25 @@ TEST(NnGradient, SmallMlpMatchesFiniteDifferences) {
     y.backward();
     const double h = 1e-6;
     for (std::size_t i = 0; i < x0.size(); ++i) {
-      std::vector<double> up = x0, down = x0;
-      up[i] += h;
-      down[i] -= h;
-      EXPECT_NEAR(xs[i].grad(), (value_at(up) - value_at(down)) / (2 * h), 1e-7) << "input " << i;
+      const auto f_of_xi = [&](double t) {
+        std::vector<double> x = x0;
+        x[i] = t;
+        return value_at(x);
+      };
+      EXPECT_NEAR(xs[i].grad(), cpp_grad_test::central_difference(f_of_xi, x0[i], h), 1e-7)
+          << "input " << i;
     }
     const std::vector<Value<double>> params = mlp.parameters();
     for (std::size_t p = 0; p < params.size(); ++p) {
       Value<double> param = params[p];
       const double saved = param.data();
-      param.set_data(saved + h);
-      const double f_up = value_at(x0);
-      param.set_data(saved - h);
-      const double f_down = value_at(x0);
+      const auto f_of_param = [&](double t) {
+        param.set_data(t);
+        return value_at(x0);
+      };
+      const double fd = cpp_grad_test::central_difference(f_of_param, saved, h);
       param.set_data(saved);
-      EXPECT_NEAR(param.grad(), (f_up - f_down) / (2 * h), 1e-7) << "parameter " << p;
+      EXPECT_NEAR(param.grad(), fd, 1e-7) << "parameter " << p;
     }
   }
 }

@@ -15,6 +15,7 @@
 
 #include "cpp_grad/random.hpp"
 #include "cpp_grad/value.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -24,46 +25,24 @@ using V = Value<double>;
 const std::vector<double> kPoints = {-3.7, -0.5, 0.0, 0.25, 2.0, 40.0};
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Central difference of f at x, with a step relative to |x|.
-double finite_difference(const std::function<double(double)>& f, double x) {
-  const double h = 1e-6 * std::max(1.0, std::abs(x));
-  return (f(x + h) - f(x - h)) / (2 * h);
-}
+using cpp_grad_test::Close;
+using cpp_grad_test::FloatTypes;
 
-::testing::AssertionResult Close(double actual, double expected, double rel = 1e-6) {
-  const double tolerance = rel * std::max(1.0, std::abs(expected));
-  if (std::abs(actual - expected) <= tolerance) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << actual << " vs expected " << expected << " (tolerance " << tolerance << ")";
-}
-
-// A function of one Value, built as a graph; its value alone is f(x) for the
-// finite differences.
+// A function of one or two Values, built as a graph.
 using Unary = std::function<V(const V&)>;
 using Binary = std::function<V(const V&, const V&)>;
-
-double value_of(const Unary& f, double x) { return f(V(x)).data(); }
 
 // Checks f's gradient at x against finite differences of its value.
 void expect_gradient_matches_fd(const Unary& f, double x, const std::string& what) {
   SCOPED_TRACE(what + " at x = " + std::to_string(x));
-  V in(x);
-  V out = f(in);
-  out.backward();
-  const double fd = finite_difference([&](double t) { return value_of(f, t); }, x);
-  EXPECT_TRUE(Close(in.grad(), fd));
+  cpp_grad_test::expect_gradient_matches_fd([&f](const std::vector<V>& v) { return f(v[0]); }, {x});
 }
 
 // Checks both partials of f(a, b) at (a, b).
 void expect_gradient_matches_fd(const Binary& f, double a, double b, const std::string& what) {
   SCOPED_TRACE(what + " at (" + std::to_string(a) + ", " + std::to_string(b) + ")");
-  V va(a), vb(b);
-  V out = f(va, vb);
-  out.backward();
-  const double fd_a = finite_difference([&](double t) { return f(V(t), V(b)).data(); }, a);
-  const double fd_b = finite_difference([&](double t) { return f(V(a), V(t)).data(); }, b);
-  EXPECT_TRUE(Close(va.grad(), fd_a));
-  EXPECT_TRUE(Close(vb.grad(), fd_b));
+  cpp_grad_test::expect_gradient_matches_fd(
+      [&f](const std::vector<V>& v) { return f(v[0], v[1]); }, {a, b});
 }
 
 // ---- binary arithmetic, all three operand forms ------------------------------
@@ -240,7 +219,6 @@ class OpsTypedTest : public ::testing::Test {
     EXPECT_NEAR(double(actual), expected, double(tol()) * std::max(1.0, std::abs(expected)));
   }
 };
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(OpsTypedTest, FloatTypes);
 
 // Closed-form derivatives, in both precisions.
@@ -492,19 +470,9 @@ TEST(OpsFiniteDifference, CompositeOfAllOpsAtRandomPoints) {
     if (std::abs(a - c) < 1e-3) continue;  // stay off relu's kink
     SCOPED_TRACE("a = " + std::to_string(a) + ", b = " + std::to_string(b) +
                  ", c = " + std::to_string(c));
-    V va(a), vb(b), vc(c);
-    V out = composite(va, vb, vc);
-    ASSERT_TRUE(std::isfinite(out.data()));
-    out.backward();
-    EXPECT_TRUE(
-        Close(va.grad(),
-              finite_difference([&](double t) { return composite(V(t), V(b), V(c)).data(); }, a)));
-    EXPECT_TRUE(
-        Close(vb.grad(),
-              finite_difference([&](double t) { return composite(V(a), V(t), V(c)).data(); }, b)));
-    EXPECT_TRUE(
-        Close(vc.grad(),
-              finite_difference([&](double t) { return composite(V(a), V(b), V(t)).data(); }, c)));
+    ASSERT_TRUE(std::isfinite(composite(V(a), V(b), V(c)).data()));
+    cpp_grad_test::expect_gradient_matches_fd(
+        [](const std::vector<V>& v) { return composite(v[0], v[1], v[2]); }, {a, b, c});
   }
 }
 

@@ -20,6 +20,7 @@
 #include "cpp_grad/nn.hpp"
 #include "cpp_grad/optim.hpp"
 #include "cpp_grad/random.hpp"
+#include "test_helpers.hpp"
 
 namespace {
 
@@ -74,7 +75,7 @@ std::vector<T> train_weights(const Blobs& blobs, std::uint64_t seed, std::size_t
 
 template <typename T>
 class TrainTest : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(TrainTest, FloatTypes);
 
 TYPED_TEST(TrainTest, LearnsSeparableBlobsWithAdam) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cpp_grad/ops.hpp"
+#include "test_helpers.hpp"
 
 // An allocation limit for the failure tests: while allocations_left is set
 // (>= 0) on a thread, that thread's operator new fails once it reaches 0.
@@ -62,7 +63,7 @@ Value<T> counted(const Value<T>& a, int& calls) {
 
 template <typename T>
 class ValueTest : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
+using cpp_grad_test::FloatTypes;
 TYPED_TEST_SUITE(ValueTest, FloatTypes);
 
 TYPED_TEST(ValueTest, LeafDataAndGradGetSet) {
@@ -122,29 +123,6 @@ TYPED_TEST(ValueTest, OpTagsAndParents) {
 }
 
 // Every op node has one type; its backward lambda lives in a small buffer, so
-// make_op accepts lambdas that capture raw pointers and numbers, at most two.
-TYPED_TEST(ValueTest, BackwardLambdasThatFitAnOpNode) {
-  using T = TypeParam;
-  using Node = cpp_grad::_Value<T>;
-  using OpNode = cpp_grad::_OpValue<T>;
-  Node* a = nullptr;
-  Node* b = nullptr;
-  const T k = 2;
-  int calls = 0;
-  const auto pointers = [a, b](const Node&) { (void)a, (void)b; };
-  const auto pointer_and_number = [a, k](const Node&) { (void)a, (void)k; };
-  const auto pointer_and_reference = [a, &calls](const Node&) { (void)a, ++calls; };
-  EXPECT_TRUE(OpNode::template fits<decltype(pointers)>());
-  EXPECT_TRUE(OpNode::template fits<decltype(pointer_and_number)>());
-  EXPECT_TRUE(OpNode::template fits<decltype(pointer_and_reference)>());
-
-  const std::vector<T> table{1, 2};
-  const auto three_pointers = [a, b, c = a](const Node&) { (void)a, (void)b, (void)c; };
-  const auto owns_a_vector = [table](const Node&) { (void)table; };
-  EXPECT_FALSE(OpNode::template fits<decltype(three_pointers)>());
-  EXPECT_FALSE(OpNode::template fits<decltype(owns_a_vector)>());
-}
-
 // x feeds 100000 additions: its gradient is the count, and a node between x
 // and the additions runs its backward step exactly once.
 TYPED_TEST(ValueTest, NodeUsedManyTimesIsProcessedOnce) {

@@ -1,7 +1,7 @@
 // Node memory. A training step builds a graph of thousands of nodes and drops
-// it, a few node sizes over and over; glibc's per-thread cache keeps only 7
-// blocks of a size, and the rest of malloc's work (locks, coalescing) was
-// most of the cost of making a node. So each thread keeps its own free list
+// it, a few node sizes over and over; glibc's per-thread cache keeps only a
+// few blocks of a size, and the rest of malloc's work (locks, coalescing)
+// dominates the cost of making a node. So each thread keeps its own free list
 // per block size. Blocks still come from and go back to operator new/delete,
 // so a node may be freed on any thread, and nothing outlives its thread's
 // cache by accident: at thread exit the cached blocks are returned.
@@ -55,9 +55,10 @@ constexpr std::size_t max_cached_blocks() {
 // Where the free lists cost more than they save, nodes go straight to
 // operator new/delete:
 //  - under AddressSanitizer, so that a use after free is caught, not hidden;
-//  - in code JIT-compiled by cling (cppyy), whose thread_local accesses are
-//    calls, not a register offset: they made training twice as slow there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__CLING__)
+//  - where the includer defines CPP_GRAD_NO_NODE_POOL: cpp_grad/_loader.py
+//    does, for code JIT-compiled by cling (cppyy), whose thread_local accesses
+//    are calls rather than a register offset and cost more than malloc.
+#if defined(__SANITIZE_ADDRESS__) || defined(CPP_GRAD_NO_NODE_POOL)
 constexpr bool kPoolNodes = false;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)

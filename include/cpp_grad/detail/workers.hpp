@@ -1,6 +1,6 @@
 // A few threads that live as long as their owner (a Trainer) and each run
 // one task per call of run(). Long-lived threads keep their node memory
-// (pool.hpp) warm from one batch to the next; a thread per batch would start
+// (detail/pool.hpp) warm from one batch to the next; a thread per batch would start
 // cold every time.
 #pragma once
 
