@@ -8,9 +8,6 @@ import io
 import json
 import os
 import stat
-import subprocess
-import sys
-import textwrap
 import warnings
 import zipfile
 from pathlib import Path
@@ -19,24 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from isolated import run_isolated
 
 from cpp_grad.nn import MLP
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_python(code: str, timeout=300) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def diverged_model() -> MLP:
@@ -189,7 +171,7 @@ def test_load_of_a_small_file_claiming_a_huge_model_allocates_nothing(tmp_path):
         {"W0": npy_bytes((100, 10**6), data=b"\0" * 64), "b0": npy_bytes((100,), data=b"\0" * 800)},
     )
     assert path.stat().st_size < 2000
-    done = run_python(
+    done = run_isolated(
         f"""
         import resource
         from cpp_grad.nn import MLP
