@@ -25,6 +25,7 @@ except ImportError:  # run from a source checkout without installing
 
 from cpp_grad._cli import check_data_argument, check_training_options, load_mnist_or_exit
 from cpp_grad._files import check_output_args, write_text
+from cpp_grad._loader import CTYPES
 from cpp_grad.nn import HIDDEN_ACTIVATIONS, LOSSES, MLP, OPTIMIZERS
 
 
@@ -45,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
     parser.add_argument("--loss", choices=LOSSES, default="cross_entropy")
     parser.add_argument("--activation", choices=HIDDEN_ACTIVATIONS, default="relu")
-    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--dtype", choices=sorted(CTYPES), default="float32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="threads per batch (default 2)")
     parser.add_argument(

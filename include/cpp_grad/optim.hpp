@@ -87,7 +87,9 @@ class Optimizer {
 template <typename T>
 class SGD : public Optimizer<T> {
  public:
-  SGD(std::vector<Value<T>> params, T lr = T(0.1), T momentum = 0)
+  static constexpr double default_learning_rate = 0.1;
+
+  SGD(std::vector<Value<T>> params, T lr = T(default_learning_rate), T momentum = 0)
       : Optimizer<T>(std::move(params)), momentum_(momentum), velocity_(this->nodes_.size(), T(0)) {
     this->lr_ = this->checked_lr(lr);
     if (!(momentum >= 0 && momentum < 1))
@@ -130,7 +132,9 @@ class SGD : public Optimizer<T> {
 template <typename T>
 class Adam : public Optimizer<T> {
  public:
-  Adam(std::vector<Value<T>> params, T lr = T(0.003), T beta1 = T(0.9), T beta2 = T(0.999),
+  static constexpr double default_learning_rate = 0.003;
+
+  Adam(std::vector<Value<T>> params, T lr = T(default_learning_rate), T beta1 = T(0.9), T beta2 = T(0.999),
        T eps = T(1e-8))
       : Optimizer<T>(std::move(params)), beta1_(beta1), beta2_(beta2), eps_(eps),
         m_(this->nodes_.size(), T(0)), v_(this->nodes_.size(), T(0)) {
@@ -212,7 +216,7 @@ T learning_rate_in(double lr) {
 // The names make_optimizer accepts (the Python package and the scripts offer these).
 inline std::vector<std::string> optimizer_names() { return {"adam", "sgd"}; }
 
-// "sgd" or "adam"; lr = 0 means the optimizer's default (0.1 or 0.003).
+// "sgd" or "adam"; lr = 0 means the optimizer's default_learning_rate.
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const std::string& name,
                                              std::vector<Value<T>> params, double lr = 0,
@@ -222,8 +226,11 @@ std::unique_ptr<Optimizer<T>> make_optimizer(const std::string& name,
                                 "default), got " + detail::number_text(lr));
   const T rate = detail::learning_rate_in<T>(lr);
   if (name == "sgd")
-    return std::make_unique<SGD<T>>(std::move(params), lr > 0 ? rate : T(0.1), T(momentum));
-  if (name == "adam") return std::make_unique<Adam<T>>(std::move(params), lr > 0 ? rate : T(0.003));
+    return std::make_unique<SGD<T>>(std::move(params), lr > 0 ? rate : T(SGD<T>::default_learning_rate),
+                                    T(momentum));
+  if (name == "adam")
+    return std::make_unique<Adam<T>>(std::move(params),
+                                     lr > 0 ? rate : T(Adam<T>::default_learning_rate));
   throw std::invalid_argument("unknown optimizer '" + name + "': expected 'sgd' or 'adam'");
 }
 
