@@ -8,7 +8,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -112,33 +111,14 @@ struct ValueOps {
   // This node's share of backward(): micrograd's `node._backward()`.
   static void backward_step(const V& a) { a.node()->backward_step(); }
 
-  // backward(); false if a Python _backward raised. Either way the graph is
-  // left ready for the next call.
+  // backward(); false if a Python _backward raised. Either way the walk has
+  // left the graph ready for the next call (see Note [A failed walk]).
   static bool backward(V root) {
     try {
       root.backward();
       return true;
     } catch (const PythonStepFailed&) {
-      reset_walk(root.node());
       return false;
-    } catch (...) {
-      reset_walk(root.node());
-      throw;
-    }
-  }
-
- private:
-  // A walk stopped partway leaves counts of pending children behind (see
-  // Note [A failed walk]); the next walk needs them at 0.
-  static void reset_walk(_Value<T>* root) {
-    std::unordered_set<_Value<T>*> seen{root};
-    std::vector<_Value<T>*> stack{root};
-    while (!stack.empty()) {
-      _Value<T>* node = stack.back();
-      stack.pop_back();
-      node->pending_children = 0;
-      for (const NodePtr<T>& parent : node->walk_parents())
-        if (seen.insert(parent.get()).second) stack.push_back(parent.get());
     }
   }
 };
