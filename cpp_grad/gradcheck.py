@@ -92,8 +92,12 @@ def gradcheck_parameters(f, parameters, eps=1e-6, atol=1e-5, rtol=1e-3) -> bool:
         parameters = [parameters]
     cls, xs = _check_inputs(parameters)
     parameters = list(parameters)
-    if not all(isinstance(p, _VALUE_CLASSES) for p in parameters):
-        raise TypeError("parameters must be Values (those f computes its result from)")
+    for i, p in enumerate(parameters):
+        if not isinstance(p, _VALUE_CLASSES):
+            raise TypeError(
+                f"parameters must be Values (those f computes its result from); "
+                f"parameter {i} is a {type(p).__name__}"
+            )
 
     for p in parameters:
         p.grad = 0

@@ -392,7 +392,8 @@ class MLP(_CppModule):
                     f"got {w.shape} and {b.shape}"
                 )
             if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-                raise ValueError("weights must be finite numbers, got NaN or Inf")
+                bad = int(np.count_nonzero(~np.isfinite(w))) + int(np.count_nonzero(~np.isfinite(b)))
+                raise ValueError(f"weights must be finite numbers: layer {i + 1} holds {bad} NaN or Inf")
             arrays.append((w, b))
         for layer, (w, b) in zip(self._cpp.layers(), arrays):
             self._ops().set_weights(layer, w, b)
